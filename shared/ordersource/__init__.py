@@ -1,0 +1,1 @@
+"""Ordersource's shared core: the pure domain, the codec, settings and the Redis key scheme."""

@@ -1,0 +1,118 @@
+"""The one codec: events and commands to and from the bytes on Kafka.
+
+Events are validated in one pass (pydantic-core, from JSON bytes). Anything that is not
+a current-schema event takes the slow path: older schema versions are upcast, unknown
+types and future versions raise ``UndecodableEvent`` so readers can dead-letter them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from ordersource.domain.commands import Command
+from ordersource.domain.events import EVENT_TYPES, SCHEMA_VERSION, Event
+
+_EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
+_COMMANDS: TypeAdapter[Command] = TypeAdapter(Command)
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+"""(event type, schema version) -> function lifting a raw event to the next version."""
+
+Headers = list[tuple[str, bytes]]
+
+
+class UndecodableEvent(ValueError):
+    """Bytes on the event topic that this code cannot read as an event."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownSchemaVersion(UndecodableEvent):
+    pass
+
+
+class UndecodableCommand(ValueError):
+    pass
+
+
+def encode_event(event: Event) -> bytes:
+    return _EVENTS.dump_json(event)
+
+
+def event_headers(event: Event) -> Headers:
+    return [("type", event.type.encode()), ("schema_version", str(event.schema_version).encode())]
+
+
+def decode_event(value: bytes | None) -> Event:
+    if value is None:
+        raise UndecodableEvent("empty record (tombstone)")
+    try:
+        return _EVENTS.validate_json(value)
+    except ValidationError as fast_error:
+        return _decode_slow(value, fast_error)
+
+
+def _decode_slow(value: bytes, fast_error: ValidationError) -> Event:
+    try:
+        raw = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise UndecodableEvent(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UndecodableEvent("not a JSON object")
+    kind, version = raw.get("type"), raw.get("schema_version")
+    if kind not in EVENT_TYPES:
+        raise UndecodableEvent(f"unknown event type {kind!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UndecodableEvent(f"invalid schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise UnknownSchemaVersion(
+            f"{kind} schema_version {version} is newer than this reader ({SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        upcast = UPCASTERS.get((kind, version))
+        if upcast is None:
+            raise UndecodableEvent(f"no upcaster for {kind} schema_version {version}")
+        raw = upcast(raw)
+        version = raw["schema_version"]
+    if version == SCHEMA_VERSION and raw is not None:
+        try:
+            return _EVENTS.validate_python(raw)
+        except ValidationError as exc:
+            raise UndecodableEvent(_summary(exc)) from None
+    raise UndecodableEvent(_summary(fast_error))  # pragma: no cover - loop ends at current
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+    ]
+    return "invalid event: " + "; ".join(parts)
+
+
+def encode_command(command: Command) -> bytes:
+    return _COMMANDS.dump_json(command)
+
+
+def decode_command(value: bytes | None) -> Command:
+    if value is None:
+        raise UndecodableCommand("empty record")
+    try:
+        return _COMMANDS.validate_json(value)
+    except ValidationError as exc:
+        raise UndecodableCommand(_summary(exc)) from None
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON for everything else (results, views) — one JSON library in the project."""
+    return orjson.dumps(obj)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)

@@ -1,0 +1,84 @@
+"""``evolve``: the one fold. Decider, projector and time travel all build state with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import assert_never
+
+from ordersource.domain.events import (
+    Event,
+    OrderCancelled,
+    OrderModified,
+    OrderPaid,
+    OrderPlaced,
+    OrderShipped,
+)
+from ordersource.domain.state import OrderState
+from ordersource.domain.types import Line, LineChange, OrderStatus
+
+
+class FoldError(ValueError):
+    """An event that cannot follow the given state (wrong order, wrong version)."""
+
+
+def evolve(state: OrderState | None, event: Event) -> OrderState:
+    """Apply one event. Pure; raises FoldError when the event does not follow ``state``."""
+    expected = 1 if state is None else state.version + 1
+    if event.version != expected:
+        raise FoldError(f"{event.order_id}: expected version {expected}, got {event.version}")
+    if isinstance(event, OrderPlaced):
+        data = event.data
+        return OrderState(
+            order_id=event.order_id,
+            customer_id=data.customer_id,
+            currency=data.currency,
+            status=OrderStatus.PLACED,
+            items=data.items,
+            version=1,
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+    if state is None:
+        raise FoldError(f"{event.order_id}: {event.type} before OrderPlaced")
+    match event:
+        case OrderModified():
+            return _next(state, event, items=apply_changes(state.items, event.data.changes))
+        case OrderPaid():
+            return _next(state, event, status=OrderStatus.PAID)
+        case OrderShipped():
+            return _next(state, event, status=OrderStatus.SHIPPED)
+        case OrderCancelled():
+            return _next(state, event, status=OrderStatus.CANCELLED)
+        case _:
+            assert_never(event)
+
+
+def fold(events: Iterable[Event], state: OrderState | None = None) -> OrderState | None:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def apply_changes(items: tuple[Line, ...], changes: tuple[LineChange, ...]) -> tuple[Line, ...]:
+    """Lines after a modification: quantity 0 removes, a known sku updates, a new one appends.
+
+    Assumes the changes were checked by ``decide`` (a new sku carries a price).
+    """
+    by_sku = {line.sku: line for line in items}
+    for change in changes:
+        current = by_sku.get(change.sku)
+        if change.quantity == 0:
+            by_sku.pop(change.sku, None)
+            continue
+        price = change.unit_price_cents
+        if price is None:
+            price = current.unit_price_cents if current is not None else 0
+        by_sku[change.sku] = Line.model_construct(
+            sku=change.sku, quantity=change.quantity, unit_price_cents=price
+        )
+    return tuple(by_sku.values())
+
+
+def _next(state: OrderState, event: Event, **changes: object) -> OrderState:
+    return replace(state, version=event.version, updated_at=event.occurred_at, **changes)  # type: ignore[arg-type]

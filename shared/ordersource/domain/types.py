@@ -1,0 +1,64 @@
+"""Value types shared by commands, events and state: identifiers, money, order lines."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from ordersource.domain.currencies import ISO_4217
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
+"""customer_id, sku and client-chosen order_id: 1–64 characters of ``[A-Za-z0-9._:-]``."""
+
+
+
+def _known_currency(code: str) -> str:
+    if code not in ISO_4217:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    return code
+
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
+"""ISO 4217 alphabetic code, e.g. ``EUR``."""
+
+Cents = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+"""Money in integer minor units; floats are refused, not rounded."""
+
+Quantity = Annotated[int, Field(ge=1, le=1000, strict=True)]
+ChangeQuantity = Annotated[int, Field(ge=0, le=1000, strict=True)]
+"""A modification's quantity: 0 removes the line."""
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+MAX_LINES = 100
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class Line(Frozen):
+    sku: Identifier
+    quantity: Quantity
+    unit_price_cents: Cents
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+class LineChange(Frozen):
+    sku: Identifier
+    quantity: ChangeQuantity
+    unit_price_cents: Cents | None = None

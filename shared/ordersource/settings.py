@@ -1,0 +1,50 @@
+"""The one Settings class: every knob comes from ``ORDERS_*`` environment variables.
+
+Built once at process start-up (``Settings()``) and passed down; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERS_", extra="ignore", frozen=True)
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    commands_topic: str = "orders.commands"
+    events_topic: str = "orders.events"
+    dlq_topic: str = "orders.events.dlq"
+    partitions: int = Field(default=6, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    decider_group: str = "orders-decider"
+    projector_group: str = "orders-projector"
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: SecretStr | None = None
+
+    # HTTP services
+    command_api_host: str = "127.0.0.1"
+    command_api_port: int = 8001
+    query_api_host: str = "127.0.0.1"
+    query_api_port: int = 8002
+    projector_host: str = "127.0.0.1"
+    projector_port: int = 8003
+    decider_host: str = "127.0.0.1"
+    decider_port: int = 8004
+
+    # Behaviour
+    command_wait_ms: int = Field(default=5000, ge=0, le=60000)
+    """How long the command API waits for the decider's verdict before answering 202."""
+    command_result_ttl_s: int = Field(default=86400, ge=60)
+    idempotency_ttl_s: int = Field(default=86400, ge=60)
+    max_body_bytes: int = 64 * 1024
+    projector_batch_size: int = Field(default=500, ge=1)
+    projector_batch_window_s: float = Field(default=0.02, gt=0)
+    state_dir: str = ".state/run"
+    """Where processes keep local scratch data (Faust's table store, pid files)."""
+    log_level: str = "INFO"
