@@ -90,9 +90,7 @@ def _decode_slow(value: bytes, fast_error: ValidationError) -> Event:
 
 
 def _summary(exc: ValidationError) -> str:
-    parts = [
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
-    ]
+    parts = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]]
     return "invalid event: " + "; ".join(parts)
 
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1)
     decider_group: str = "orders-decider"
+    decider_instance: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """Stable per decider process: its transactional id, so a restart fences its old self."""
+    decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
     projector_group: str = "orders-projector"
 
     # Redis
@@ -40,6 +43,8 @@ class Settings(BaseSettings):
     # Behaviour
     command_wait_ms: int = Field(default=5000, ge=0, le=60000)
     """How long the command API waits for the decider's verdict before answering 202."""
+    command_send_timeout_ms: int = Field(default=5000, ge=100)
+    """How long the command API tries to append a command before answering 503."""
     command_result_ttl_s: int = Field(default=86400, ge=60)
     idempotency_ttl_s: int = Field(default=86400, ge=60)
     max_body_bytes: int = 64 * 1024

@@ -17,7 +17,6 @@ from ordersource.domain.types import (
     ShortText,
 )
 
-
 T = TypeVar("T", Line, LineChange)
 
 

@@ -86,14 +86,14 @@ def decide(
                     version=state.version,
                     total_cents=state.total_cents,
                 )
-            data = OrderPaidData(amount_cents=command.amount_cents, payment_ref=command.payment_ref)
-            return [OrderPaid(data=data, **meta)]
+            paid = OrderPaidData(amount_cents=command.amount_cents, payment_ref=command.payment_ref)
+            return [OrderPaid(data=paid, **meta)]
         case ShipOrder():
             _require(state, {OrderStatus.PAID}, "shipped")
-            data_s = OrderShippedData(
+            shipped = OrderShippedData(
                 carrier=command.carrier, tracking_number=command.tracking_number
             )
-            return [OrderShipped(data=data_s, **meta)]
+            return [OrderShipped(data=shipped, **meta)]
         case CancelOrder():
             _require(state, {OrderStatus.PLACED, OrderStatus.PAID}, "cancelled")
             return [OrderCancelled(data=OrderCancelledData(reason=command.reason), **meta)]

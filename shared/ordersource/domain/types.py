@@ -12,8 +12,7 @@ from ordersource.domain.currencies import ISO_4217
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
-"""customer_id, sku and client-chosen order_id: 1–64 characters of ``[A-Za-z0-9._:-]``."""
-
+"""customer_id, sku and client-chosen order_id: 1 to 64 characters of ``[A-Za-z0-9._:-]``."""
 
 
 def _known_currency(code: str) -> str:

@@ -1,0 +1,1 @@
+"""Ordersource command side: the command API and the decider (one writer per partition)."""

@@ -1,0 +1,73 @@
+"""The command API: validates requests, appends commands, relays the decider's verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from command_service.api import problems
+from command_service.api.commandlog import CommandLog
+from command_service.api.gateway import CommandGateway
+from command_service.api.limits import BodyGuard
+from command_service.api.routes import router
+from command_service.api.waiter import VerdictWaiter
+from ordersource.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        commands = CommandLog(settings)
+        waiter = VerdictWaiter(client)
+        await waiter.start()
+        app.state.gateway = CommandGateway(settings, client, commands, waiter)
+        try:
+            yield
+        finally:
+            await waiter.stop()
+            commands.close()
+            await client.aclose()
+
+    app = FastAPI(
+        title="Ordersource command API",
+        version="0.1.0",
+        description="Place and change orders. Every change becomes an event in the log.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    problems.install(app)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        gateway: CommandGateway = request.app.state.gateway
+        checks = {
+            "redis": await _redis_ok(gateway.redis),
+            "kafka": gateway.commands.producer.bootstrap_connected(),
+            "verdicts": gateway.waiter.subscribed.is_set(),
+        }
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _redis_ok(client: aioredis.Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except aioredis.RedisError:
+        return False

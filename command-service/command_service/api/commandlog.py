@@ -1,0 +1,54 @@
+"""Sends commands to ``orders.commands`` (key = order_id) and awaits the broker's ack."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kafka import KafkaProducer
+
+from ordersource import codec
+from ordersource.domain import Command
+from ordersource.settings import Settings
+
+
+class CommandLog:
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.commands_topic
+        self.producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id="orders-command-api",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=1,
+            # Fail fast while the broker is down: the client gets 503 and may retry safely.
+            max_block_ms=settings.command_send_timeout_ms,
+            request_timeout_ms=settings.command_send_timeout_ms,
+            delivery_timeout_ms=settings.command_send_timeout_ms + 1000,
+        )
+
+    async def send(self, command: Command) -> None:
+        """Append the command; raises a KafkaError if the broker did not take it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+
+        def settle(outcome: Any, failed: bool) -> None:
+            if done.done():
+                return
+            if failed:
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+        sent = await asyncio.to_thread(
+            self.producer.send,
+            self.topic,
+            key=command.order_id.encode(),
+            value=codec.encode_command(command),
+        )
+        sent.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, False))
+        sent.add_errback(lambda exc: loop.call_soon_threadsafe(settle, exc, True))
+        await done
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)

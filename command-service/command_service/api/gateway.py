@@ -1,0 +1,137 @@
+"""The one path every command takes: idempotency check, append, wait for the verdict.
+
+Idempotency-Key: the key names the command (``command_id_for_key``), so a retry is the same
+command and the decider — which knows every command id in the log — answers it with the
+original result and writes nothing. Redis keeps ``key -> request fingerprint`` as a fast
+first check, so a key reused with another body is refused (422) before anything is sent,
+even across orders; the decider repeats that check durably from the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
+
+from command_service.api.commandlog import CommandLog
+from command_service.api.problems import PROBLEM_JSON, ProblemError
+from command_service.api.waiter import VerdictWaiter
+from command_service.verdicts import Verdict
+from ordersource import codec, keys
+from ordersource.domain import Command
+from ordersource.ids import command_id_for_key, new_id
+from ordersource.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Builds the command once the gateway has chosen its id: (command_id, request_hash) -> Command
+CommandFactory = Callable[[str, str | None], Command]
+
+
+class CommandGateway:
+    def __init__(
+        self,
+        settings: Settings,
+        client: aioredis.Redis,
+        commands: CommandLog,
+        waiter: VerdictWaiter,
+    ) -> None:
+        self.settings = settings
+        self.redis = client
+        self.commands = commands
+        self.waiter = waiter
+
+    async def submit(
+        self, make: CommandFactory, *, fingerprint: Any, idempotency_key: str | None
+    ) -> JSONResponse:
+        request_hash = None
+        if idempotency_key is None:
+            command_id = new_id()
+        else:
+            command_id = command_id_for_key(idempotency_key)
+            request_hash = hashlib.sha256(codec.dumps(fingerprint)).hexdigest()
+            replay = await self._claim(idempotency_key, command_id, request_hash)
+            if replay is not None:
+                return self._respond(replay, replayed=True)
+        command = make(command_id, request_hash)
+        self.waiter.expect(command_id)
+        await self._mark_pending(command_id)
+        try:
+            await self.commands.send(command)
+        except KafkaError as exc:
+            self.waiter.waiting.pop(command_id, None)
+            log.warning("event log unavailable: %s", exc)
+            raise ProblemError(
+                503,
+                "Event log unavailable",
+                "the command was not accepted; retrying with the same Idempotency-Key is safe",
+                headers={"Retry-After": "1"},
+                command_id=command_id,
+            ) from None
+        verdict = await self.waiter.wait(command_id, self.settings.command_wait_ms / 1000)
+        if verdict is None:
+            location = f"/commands/{command_id}"
+            return JSONResponse(
+                {"command_id": command_id, "status": "pending", "location": location},
+                status_code=202,
+                headers={"Location": location},
+            )
+        return self._respond(verdict)
+
+    async def status(self, command_id: str) -> tuple[str, Verdict | None]:
+        verdict = await self.waiter.lookup(command_id)
+        if verdict is not None:
+            return ("accepted" if verdict.accepted else "rejected"), verdict
+        if await self.redis.exists(keys.pending(command_id)):
+            return "pending", None
+        return "unknown", None
+
+    async def _claim(self, key: str, command_id: str, request_hash: str) -> Verdict | None:
+        """Record the key's fingerprint; on a retry return the original verdict if known."""
+        record = codec.dumps({"request_hash": request_hash, "command_id": command_id})
+        try:
+            previous = await self.redis.set(
+                keys.idempotency(key), record, nx=True, ex=self.settings.idempotency_ttl_s, get=True
+            )
+        except aioredis.RedisError as exc:
+            log.warning("idempotency record unavailable (%s); relying on the decider", exc)
+            return None
+        if previous is None:
+            return None
+        if (
+            not isinstance(previous, (bytes, str))
+            or codec.loads(previous).get("request_hash") != request_hash
+        ):
+            raise ProblemError(
+                422,
+                "Idempotency-Key reused",
+                "this Idempotency-Key was already used with a different request",
+            )
+        return await self.waiter.lookup(command_id)
+
+    async def _mark_pending(self, command_id: str) -> None:
+        try:
+            await self.redis.set(
+                keys.pending(command_id), b"1", ex=self.settings.command_result_ttl_s
+            )
+        except aioredis.RedisError as exc:
+            log.warning("could not mark %s pending: %s", command_id, exc)
+
+    @staticmethod
+    def _respond(verdict: Verdict, *, replayed: bool = False) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        if verdict.accepted:
+            headers["ETag"] = f'"{verdict.body["version"]}"'
+            if verdict.http_status == 201:
+                headers["Location"] = f"/orders/{verdict.body['order_id']}"
+            return JSONResponse(verdict.body, status_code=verdict.http_status, headers=headers)
+        return JSONResponse(
+            verdict.body, status_code=verdict.http_status, headers=headers, media_type=PROBLEM_JSON
+        )

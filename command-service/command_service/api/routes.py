@@ -1,0 +1,209 @@
+"""HTTP routes of the command API: translate requests into commands, nothing more."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import JSONResponse
+
+from command_service.api.gateway import CommandGateway
+from command_service.api.problems import ProblemError
+from command_service.api.schemas import (
+    CancelOrderRequest,
+    CommandStatus,
+    ModifyOrderRequest,
+    OrderAccepted,
+    PayOrderRequest,
+    PlaceOrderRequest,
+    Problem,
+    ShipOrderRequest,
+)
+from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
+from ordersource.ids import new_id, order_id_for_key
+
+router = APIRouter()
+
+OrderId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", examples=["bob-1"])
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key: the same key and body always give the original answer.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=40, description='Expected version, e.g. "3" (else 412).'),
+]
+_VERSION_TAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text}
+    for status, text in {
+        400: "Malformed JSON or header",
+        404: "Unknown order",
+        409: "Business rule violated (body has current status and version)",
+        412: "The order is not at the If-Match version",
+        413: "Body larger than 64 KiB",
+        415: "Body is not application/json",
+        422: "Body does not match the schema, or Idempotency-Key reused",
+        503: "Event log unavailable; retry (same Idempotency-Key is safe)",
+    }.items()
+}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Not decided within the wait budget; poll Location"}
+}
+
+
+def gateway(request: Request) -> CommandGateway:
+    gw: CommandGateway = request.app.state.gateway
+    return gw
+
+
+Gateway = Annotated[CommandGateway, Depends(gateway)]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    found = _VERSION_TAG.match(if_match.strip())
+    if found is None:
+        raise ProblemError(400, "Malformed If-Match", 'If-Match must be a version like "3"')
+    return int(found.group(1))
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderAccepted,
+    responses={**ERRORS, **ACCEPTED},
+    summary="Place an order",
+)
+async def place_order(
+    body: PlaceOrderRequest, gw: Gateway, key: IdempotencyKey = None, if_match: IfMatch = None
+) -> JSONResponse:
+    version = expected_version(if_match)
+    if body.order_id is not None:
+        order_id = body.order_id
+    else:
+        order_id = order_id_for_key(key) if key else new_id()
+
+    def make(command_id: str, request_hash: str | None) -> PlaceOrder:
+        return PlaceOrder(
+            command_id=command_id,
+            order_id=order_id,
+            expected_version=version,
+            request_hash=request_hash,
+            customer_id=body.customer_id,
+            currency=body.currency,
+            items=body.items,
+        )
+
+    fingerprint = ["place", body.model_dump(mode="json"), version]
+    return await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
+
+
+async def _submit(
+    gw: CommandGateway,
+    action: str,
+    order_id: str,
+    body: Any,
+    command_type: type[ModifyOrder | PayOrder | ShipOrder | CancelOrder],
+    key: str | None,
+    if_match: str | None,
+) -> JSONResponse:
+    version = expected_version(if_match)
+    fields = body.model_dump()
+
+    def make(command_id: str, request_hash: str | None) -> Any:
+        return command_type(
+            command_id=command_id,
+            order_id=order_id,
+            expected_version=version,
+            request_hash=request_hash,
+            **fields,
+        )
+
+    fingerprint = [action, order_id, body.model_dump(mode="json"), version]
+    return await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
+
+
+@router.post(
+    "/orders/{order_id}/modify", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+)
+async def modify_order(
+    order_id: OrderId,
+    body: ModifyOrderRequest,
+    gw: Gateway,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Change line quantities (0 removes a line); new skus need ``unit_price_cents``."""
+    return await _submit(gw, "modify", order_id, body, ModifyOrder, key, if_match)
+
+
+@router.post(
+    "/orders/{order_id}/pay", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+)
+async def pay_order(
+    order_id: OrderId,
+    body: PayOrderRequest,
+    gw: Gateway,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Pay a placed order; ``amount_cents`` must equal its total."""
+    return await _submit(gw, "pay", order_id, body, PayOrder, key, if_match)
+
+
+@router.post(
+    "/orders/{order_id}/ship", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+)
+async def ship_order(
+    order_id: OrderId,
+    body: ShipOrderRequest,
+    gw: Gateway,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Ship a paid order."""
+    return await _submit(gw, "ship", order_id, body, ShipOrder, key, if_match)
+
+
+@router.post(
+    "/orders/{order_id}/cancel", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+)
+async def cancel_order(
+    order_id: OrderId,
+    body: CancelOrderRequest,
+    gw: Gateway,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Cancel a placed or paid order."""
+    return await _submit(gw, "cancel", order_id, body, CancelOrder, key, if_match)
+
+
+@router.get("/commands/{command_id}", response_model=CommandStatus, responses={404: ERRORS[404]})
+async def command_status(
+    command_id: Annotated[str, Path(min_length=1, max_length=64)], gw: Gateway
+) -> CommandStatus:
+    """Where an accepted (202) command stands: pending, accepted or rejected."""
+    status, verdict = await gw.status(command_id)
+    if status == "unknown":
+        raise ProblemError(404, "Unknown command", f"no command {command_id} is known")
+    if verdict is None:
+        return CommandStatus(command_id=command_id, status="pending")
+    return CommandStatus(
+        command_id=command_id,
+        status="accepted" if verdict.accepted else "rejected",
+        http_status=verdict.http_status,
+        result=verdict.body,
+    )

@@ -1,0 +1,1 @@
+"""The decider: the single writer of each partition of the event log."""

@@ -1,0 +1,28 @@
+"""``python -m command_service.decider``: run one decider process until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+from command_service.decider.ops import serve_ops
+from command_service.decider.worker import Decider
+from ordersource.runtime import configure_logging, on_termination
+from ordersource.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, "decider")
+    decider = Decider(settings)
+    on_termination(decider.stop)
+    server = serve_ops(settings.decider_host, settings.decider_port, decider.ready.is_set)
+    try:
+        decider.run()
+    finally:
+        server.shutdown()
+        decider.close()
+        logging.getLogger(__name__).info("decider stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Catch a partition's book up with the event log: read committed events to the end."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from command_service.decider.book import PartitionBook
+from ordersource.codec import UndecodableEvent, decode_event
+from ordersource.domain import FoldError
+
+log = logging.getLogger(__name__)
+
+
+def catch_up(reader: KafkaConsumer, topic: str, book: PartitionBook) -> int:
+    """Fold every committed event of ``book``'s partition from ``book.next_offset`` to the
+    end of the log into the book. Returns how many events were read."""
+    tp = TopicPartition(topic, book.partition)
+    reader.assign([tp])
+    reader.seek(tp, book.next_offset)
+    end = reader.end_offsets([tp])[tp]  # read_committed: the last stable offset
+    started, count = time.perf_counter(), 0
+    while reader.position(tp) < end:
+        for record in reader.poll(timeout_ms=500).get(tp, []):
+            if record.offset >= end:
+                break
+            count += 1
+            book.next_offset = record.offset + 1
+            try:
+                event = decode_event(record.value)
+                book.apply(event, _header(record.headers, "request_hash"))
+            except (UndecodableEvent, FoldError) as exc:
+                # The projector dead-letters these; the decider must not stall on them.
+                book.skipped += 1
+                log.error("partition %d offset %d unreadable: %s", tp.partition, record.offset, exc)
+    book.next_offset = max(book.next_offset, end)
+    elapsed = time.perf_counter() - started
+    if count:
+        log.info(
+            "partition %d caught up: %d events in %.2fs (%.0f events/s)",
+            tp.partition,
+            count,
+            elapsed,
+            count / elapsed if elapsed else 0.0,
+        )
+    return count
+
+
+def _header(headers: list[tuple[str, bytes]] | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name:
+            return value.decode()
+    return None

@@ -1,0 +1,38 @@
+"""The decider's own small HTTP server: /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._send(200, b'{"status":"ok"}', "application/json")
+            elif self.path == "/readyz":
+                ok = ready()
+                body = b'{"status":"ready"}' if ok else b'{"status":"catching up"}'
+                self._send(200 if ok else 503, body, "application/json")
+            elif self.path == "/metrics":
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b'{"status":404,"title":"Not Found"}', "application/problem+json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # health probes would drown the log
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="ops-http", daemon=True).start()
+    return server

@@ -1,0 +1,73 @@
+"""The one Redis key scheme. Everything in Redis is derived and can be rebuilt from the log.
+
+Command side (ephemeral, with TTLs):
+  result:{command_id}       JSON verdict of a decided command, written by the decider
+  pending:{command_id}      set by the command API when it sends a command (for GET /commands)
+  idem:{key}                JSON {request_hash, command_id, order_id} for an Idempotency-Key
+  RESULTS_CHANNEL           pub/sub channel carrying every verdict as it is decided
+
+Read side (views), per generation ``g`` so a rebuild can run beside the live views:
+  views:current             the generation queries read
+  v:{g}:order:{id}          JSON view of one order
+  v:{g}:history:{id}        hash version -> event JSON (each version exactly once)
+  v:{g}:by_customer:{cid}   zset of order ids, score = creation sequence
+  v:{g}:by_status:{status}  zset of order ids, score = creation sequence
+  v:{g}:all                 zset of every order id, score = creation sequence
+  v:{g}:stats               hash counters per status and totals per currency
+  v:{g}:checkpoint          hash partition -> next offset to apply
+  v:{g}:meta                hash with the generation's bookkeeping
+"""
+
+from __future__ import annotations
+
+RESULTS_CHANNEL = "orders:results"
+CURRENT_GENERATION = "views:current"
+
+
+def result(command_id: str) -> str:
+    return f"result:{command_id}"
+
+
+def pending(command_id: str) -> str:
+    return f"pending:{command_id}"
+
+
+def idempotency(key: str) -> str:
+    return f"idem:{key}"
+
+
+class ViewKeys:
+    """Key names of one view generation."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, generation: str) -> None:
+        self.prefix = f"v:{generation}:"
+
+    def order(self, order_id: str) -> str:
+        return f"{self.prefix}order:{order_id}"
+
+    def history(self, order_id: str) -> str:
+        return f"{self.prefix}history:{order_id}"
+
+    def by_customer(self, customer_id: str) -> str:
+        return f"{self.prefix}by_customer:{customer_id}"
+
+    def by_status(self, status: str) -> str:
+        return f"{self.prefix}by_status:{status}"
+
+    @property
+    def all_orders(self) -> str:
+        return f"{self.prefix}all"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}stats"
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.prefix}checkpoint"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}meta"

@@ -1,0 +1,22 @@
+"""Process plumbing shared by every service: logging set-up and SIGTERM handling."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+
+def configure_logging(level: str, service: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s",
+    )
+
+
+def on_termination(stop: Callable[[], None]) -> None:
+    """Call ``stop`` on SIGTERM or SIGINT (from the main thread)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())
