@@ -69,7 +69,7 @@ def _decode_slow(value: bytes, fast_error: ValidationError) -> Event:
     kind, version = raw.get("type"), raw.get("schema_version")
     if kind not in EVENT_TYPES:
         raise UndecodableEvent(f"unknown event type {kind!r}")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise UndecodableEvent(f"invalid schema_version {version!r}")
     if version > SCHEMA_VERSION:
         raise UnknownSchemaVersion(
