@@ -14,6 +14,9 @@ def configure_logging(level: str, service: str) -> None:
         stream=sys.stderr,
         format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s",
     )
+    # The Kafka clients narrate every connection at INFO; keep their warnings only.
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def on_termination(stop: Callable[[], None]) -> None:

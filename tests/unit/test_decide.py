@@ -148,7 +148,7 @@ def test_refusals_carry_status_and_version() -> None:
     _, state = given(place(), cancel())
     with pytest.raises(RuleViolated) as refused:
         when(state, pay(1))
-    assert refused.value.extra == {"status": "cancelled", "version": 2}
+    assert refused.value.extra == {"order_status": "cancelled", "version": 2}
     assert refused.value.status == 409
 
 

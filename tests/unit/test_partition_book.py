@@ -61,3 +61,14 @@ def test_rejections_write_nothing() -> None:
     assert verdict.http_status == 404
     assert verdict.body["status"] == 404
     assert book.orders == {}
+
+
+def test_a_refused_rule_names_the_current_status_and_version() -> None:
+    book = PartitionBook(0)
+    book.judge(place(qty=5, price=120), now=T0, new_id=new_id)
+    stale = modify({"sku": "apple", "quantity": 6}, expected_version=3)
+    _, verdict = book.judge(stale, now=T0, new_id=new_id)
+    assert verdict.http_status == 412
+    assert verdict.body["status"] == 412
+    assert verdict.body["order_status"] == "placed"
+    assert verdict.body["version"] == 1

@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         gateway: CommandGateway = request.app.state.gateway
         checks = {
             "redis": await _redis_ok(gateway.redis),
-            "kafka": gateway.commands.producer.bootstrap_connected(),
+            "kafka": await gateway.commands.ready(),
             "verdicts": gateway.waiter.subscribed.is_set(),
         }
         ready = all(checks.values())

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from ordersource import codec
 from ordersource.domain import Command
@@ -26,6 +27,13 @@ class CommandLog:
             request_timeout_ms=settings.command_send_timeout_ms,
             delivery_timeout_ms=settings.command_send_timeout_ms + 1000,
         )
+
+    async def ready(self) -> bool:
+        """The broker knows the commands topic (metadata fetched, or cached from a send)."""
+        try:
+            return bool(await asyncio.to_thread(self.producer.partitions_for, self.topic))
+        except KafkaError:
+            return False
 
     async def send(self, command: Command) -> None:
         """Append the command; raises a KafkaError if the broker did not take it."""

@@ -57,6 +57,8 @@ class Decider:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=500,
+            session_timeout_ms=settings.decider_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
         )
         self.reader = KafkaConsumer(
             **common,

@@ -52,7 +52,7 @@ def decide(
         if state is not None:
             raise OrderAlreadyExists(
                 f"order {command.order_id} already exists",
-                status=state.status.value,
+                order_status=state.status.value,
                 version=state.version,
             )
         if command.expected_version not in (None, 0):
@@ -67,7 +67,7 @@ def decide(
     if command.expected_version is not None and command.expected_version != state.version:
         raise VersionMismatch(
             f"order is at version {state.version}, not {command.expected_version}",
-            status=state.status.value,
+            order_status=state.status.value,
             version=state.version,
         )
     meta = _meta(command, state.version + 1, now, new_id)
@@ -82,7 +82,7 @@ def decide(
                 raise RuleViolated(
                     f"amount {command.amount_cents} does not equal the order total "
                     f"{state.total_cents}",
-                    status=state.status.value,
+                    order_status=state.status.value,
                     version=state.version,
                     total_cents=state.total_cents,
                 )
@@ -115,7 +115,7 @@ def _require(state: OrderState, allowed: set[OrderStatus], verb: str) -> None:
     if state.status not in allowed:
         raise RuleViolated(
             f"an order that is {state.status.value} cannot be {verb}",
-            status=state.status.value,
+            order_status=state.status.value,
             version=state.version,
         )
 
@@ -130,11 +130,13 @@ def _check_changes(state: OrderState, command: ModifyOrder) -> None:
     items = apply_changes(state.items, command.changes)
     if not items:
         raise RuleViolated(
-            "an order keeps at least one line", status=state.status.value, version=state.version
+            "an order keeps at least one line",
+            order_status=state.status.value,
+            version=state.version,
         )
     if len(items) > MAX_LINES:
         raise RuleViolated(
             f"an order has at most {MAX_LINES} lines",
-            status=state.status.value,
+            order_status=state.status.value,
             version=state.version,
         )

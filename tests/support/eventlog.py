@@ -1,0 +1,58 @@
+"""Reading the real event log back in tests: every committed event, with its position."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+
+from ordersource.codec import decode_event
+from ordersource.domain import Event
+
+
+@dataclass(frozen=True)
+class Logged:
+    partition: int
+    offset: int
+    event: Event
+
+
+def read_log(env: Mapping[str, str], topic_var: str = "ORDERS_EVENTS_TOPIC") -> list[Logged]:
+    """All committed events of the topic, partition by partition, in log order."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=env["ORDERS_KAFKA_BOOTSTRAP"],
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    try:
+        topic = env[topic_var]
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: list[Logged] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                out += [
+                    Logged(tp.partition, r.offset, decode_event(r.value))
+                    for r in records
+                    if r.offset < ends[tp]
+                ]
+        return out
+    finally:
+        consumer.close()
+
+
+def versions_by_order(logged: list[Logged]) -> dict[str, list[int]]:
+    versions: dict[str, list[int]] = defaultdict(list)
+    for entry in logged:
+        versions[entry.event.order_id].append(entry.event.version)
+    return dict(versions)
+
+
+def assert_contiguous(logged: list[Logged]) -> None:
+    """G2: per order, versions in log order are exactly 1..n."""
+    for order_id, versions in versions_by_order(logged).items():
+        assert versions == list(range(1, len(versions) + 1)), f"{order_id}: {versions}"

@@ -1,0 +1,41 @@
+"""HTTP helpers for tests: request bodies and concurrent calls with httpx."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+
+def place_body(order_id: str | None = None, qty: int = 5, customer: str = "bob") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "customer_id": customer,
+        "items": [{"sku": "apple", "quantity": qty, "unit_price_cents": 120}],
+        "currency": "EUR",
+    }
+    if order_id is not None:
+        body["order_id"] = order_id
+    return body
+
+
+Call = tuple[str, dict[str, Any], dict[str, str]]  # path, json body, headers
+
+
+def post_all(base_url: str, calls: Sequence[Call], concurrency: int = 50) -> list[httpx.Response]:
+    """POST every call, at most ``concurrency`` at a time; responses in call order."""
+
+    async def run() -> list[httpx.Response]:
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+
+            async def one(call: Call) -> httpx.Response:
+                path, body, headers = call
+                async with gate:
+                    return await client.post(path, json=body, headers=headers)
+
+            return await asyncio.gather(*(one(c) for c in calls))
+
+    return asyncio.run(run())
