@@ -15,13 +15,19 @@ Read side (views), per generation ``g`` so a rebuild can run beside the live vie
   v:{g}:all                 zset of every order id, score = creation sequence
   v:{g}:stats               hash counters per status and totals per currency
   v:{g}:checkpoint          hash partition -> next offset to apply
-  v:{g}:meta                hash with the generation's bookkeeping
+  v:{g}:meta                hash with the generation's bookkeeping (its absence means the
+                            generation was never built or Redis lost it: rebuild)
+  v:{g}:parked              hash "{order_id}:{version}" -> JSON of an event that did not
+                            follow its order's view (a version gap), kept out of the view
+  v:{g}:progress            hash partition -> JSON {end, position, caught_up, reported_at},
+                            the projector's view of Kafka, for lag reporting only
 """
 
 from __future__ import annotations
 
 RESULTS_CHANNEL = "orders:results"
 CURRENT_GENERATION = "views:current"
+DEFAULT_GENERATION = "1"
 
 
 def result(command_id: str) -> str:
@@ -71,3 +77,11 @@ class ViewKeys:
     @property
     def meta(self) -> str:
         return f"{self.prefix}meta"
+
+    @property
+    def parked(self) -> str:
+        return f"{self.prefix}parked"
+
+    @property
+    def progress(self) -> str:
+        return f"{self.prefix}progress"

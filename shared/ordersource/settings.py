@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
     """How soon a silent (crashed) decider's partitions are given to another one."""
+    decider_max_poll_interval_ms: int = Field(default=60000, ge=1000)
+    """How long a decider may be stuck (GC pause, slow disk) before it loses its partitions."""
     projector_group: str = "orders-projector"
 
     # Redis

@@ -40,6 +40,8 @@ class Decider:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.books: dict[int, PartitionBook] = {}
+        self.fenced_batches = 0
+        """Batches whose transaction the broker refused (stale owner) and were rolled back."""
         self.ready = threading.Event()
         self.stopping = threading.Event()
         common = {"bootstrap_servers": settings.kafka_bootstrap, "client_id": "orders-decider"}
@@ -59,6 +61,7 @@ class Decider:
             max_poll_records=500,
             session_timeout_ms=settings.decider_session_timeout_ms,
             heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
+            max_poll_interval_ms=settings.decider_max_poll_interval_ms,
         )
         self.reader = KafkaConsumer(
             **common,
@@ -124,6 +127,7 @@ class Decider:
             raise
         except KafkaError as exc:
             log.warning("transaction failed (%s); rolling back %d partitions", exc, len(batch))
+            self.fenced_batches += 1
             self._roll_back(batch)
             return
         for partition, sent in last_sent.items():
