@@ -32,7 +32,11 @@ def test_kill_9_decider_under_load_loses_and_duplicates_nothing(
     api = services("command-api", env=tuning)
     calls = [("/orders", place_body(f"crash-{n}"), {}) for n in range(ORDERS)]
     calls += [
-        (f"/orders/crash-{n % ORDERS}/modify", {"changes": [{"sku": "apple", "quantity": 1 + n % 999}]}, {})
+        (
+            f"/orders/crash-{n % ORDERS}/modify",
+            {"changes": [{"sku": "apple", "quantity": 1 + n % 999}]},
+            {},
+        )
         for n in range(COMMANDS - ORDERS)
     ]
     # Places first (so modifies find their orders), then the rest concurrently.

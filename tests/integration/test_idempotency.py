@@ -52,6 +52,7 @@ def test_a_key_reused_on_another_order_is_refused(services: Any) -> None:
     assert ok.status_code == 201
     clash = httpx.post(api.url("/orders"), json=place_body("a-2"), headers=key, timeout=30)
     assert clash.status_code == 422
-    assert httpx.get(api.url(f"/commands/{ok.json()['command_id']}"), timeout=5).json()[
-        "status"
-    ] == "accepted"
+    assert (
+        httpx.get(api.url(f"/commands/{ok.json()['command_id']}"), timeout=5).json()["status"]
+        == "accepted"
+    )

@@ -20,11 +20,17 @@ def command_api(services: Any) -> str:
     return str(services("command-api").url())
 
 
-def test_same_if_match_lets_exactly_one_win(command_api: str, settings_env: Mapping[str, str]) -> None:
+def test_same_if_match_lets_exactly_one_win(
+    command_api: str, settings_env: Mapping[str, str]
+) -> None:
     created = httpx.post(f"{command_api}/orders", json=place_body("race-1"), timeout=30)
     assert created.status_code == 201
     calls = [
-        ("/orders/race-1/modify", {"changes": [{"sku": "apple", "quantity": q}]}, {"If-Match": '"1"'})
+        (
+            "/orders/race-1/modify",
+            {"changes": [{"sku": "apple", "quantity": q}]},
+            {"If-Match": '"1"'},
+        )
         for q in range(1, 31)
     ]
     responses = post_all(command_api, calls, concurrency=30)
@@ -40,7 +46,10 @@ def test_same_if_match_lets_exactly_one_win(command_api: str, settings_env: Mapp
 def test_concurrent_commands_without_if_match_all_apply_in_order(
     command_api: str, settings_env: Mapping[str, str]
 ) -> None:
-    assert httpx.post(f"{command_api}/orders", json=place_body("busy-1"), timeout=30).status_code == 201
+    assert (
+        httpx.post(f"{command_api}/orders", json=place_body("busy-1"), timeout=30).status_code
+        == 201
+    )
     calls = [
         ("/orders/busy-1/modify", {"changes": [{"sku": "apple", "quantity": q}]}, {})
         for q in range(1, 101)
