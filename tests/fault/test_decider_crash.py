@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.eventlog import assert_contiguous, read_log
-from tests.support.http import place_body, post_all
+from tests.support.http import Call, place_body, post_all
 from tests.support.infra import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_kill_9_decider_under_load_loses_and_duplicates_nothing(
     tuning = {"ORDERS_COMMAND_WAIT_MS": "30000", "ORDERS_DECIDER_SESSION_TIMEOUT_MS": "6000"}
     decider = services("decider", env=tuning)
     api = services("command-api", env=tuning)
-    calls = [("/orders", place_body(f"crash-{n}"), {}) for n in range(ORDERS)]
+    calls: list[Call] = [("/orders", place_body(f"crash-{n}"), {}) for n in range(ORDERS)]
     calls += [
         (
             f"/orders/crash-{n % ORDERS}/modify",

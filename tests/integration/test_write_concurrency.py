@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.eventlog import assert_contiguous, read_log, versions_by_order
-from tests.support.http import place_body, post_all
+from tests.support.http import Call, place_body, post_all
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def test_same_if_match_lets_exactly_one_win(
 ) -> None:
     created = httpx.post(f"{command_api}/orders", json=place_body("race-1"), timeout=30)
     assert created.status_code == 201
-    calls = [
+    calls: list[Call] = [
         (
             "/orders/race-1/modify",
             {"changes": [{"sku": "apple", "quantity": q}]},
@@ -50,7 +50,7 @@ def test_concurrent_commands_without_if_match_all_apply_in_order(
         httpx.post(f"{command_api}/orders", json=place_body("busy-1"), timeout=30).status_code
         == 201
     )
-    calls = [
+    calls: list[Call] = [
         ("/orders/busy-1/modify", {"changes": [{"sku": "apple", "quantity": q}]}, {})
         for q in range(1, 101)
     ]
