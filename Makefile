@@ -1,0 +1,80 @@
+# Ordersource developer entry points: `make run` and `make test` are the two set-up commands.
+# Everything runs from the repo root, inside .venv; Kafka comes as Maven jars (.cache/).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := shared command-service query-service projector
+PYTEST_ARGS ?=
+# Sources and scripts the shell linter checks (only if shellcheck is installed in .venv).
+SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status \
+  deploy/local/lib.sh deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
+
+.PHONY: help install kafka-libs run stop status test lint typecheck pytest unit component \
+  integration e2e clean
+
+help:
+	@echo "make install      venv + editable install (re-runs only when requirements change)"
+	@echo "make run          start Kafka, Redis and the four services in the background"
+	@echo "make stop         stop them; make status shows which are alive"
+	@echo "make start-NAME / stop-NAME   one of: kafka redis decider command-api projector query-api"
+	@echo "make test         lint + typecheck + the whole pytest suite (own Kafka/Redis on free ports)"
+	@echo "make unit|component|integration|e2e   one test layer (PYTEST_ARGS=... to add options)"
+	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
+
+install: $(VENV)/.installed
+
+$(BIN)/python:
+	$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed: make PY=python3.11 ...")'
+	$(PY) -m venv $(VENV)
+
+# The stamp is touched only after a successful install, so a failed one is retried.
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(wildcard pyproject.toml) \
+  $(PACKAGES:%=%/pyproject.toml) | $(BIN)/python
+	$(BIN)/pip install -c constraints.txt $(PACKAGES:%=-e ./%) -r requirements-dev.txt
+	touch $@
+
+# Idempotent and instant once the jars are cached.
+kafka-libs:
+	@deploy/local/fetch-kafka >/dev/null
+
+run: install kafka-libs
+	deploy/local/run
+
+stop:
+	deploy/local/stop
+
+status:
+	@deploy/local/status
+
+start-%:
+	deploy/local/run $*
+
+stop-%:
+	deploy/local/stop $*
+
+test: install kafka-libs lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	if [[ -x $(BIN)/shellcheck ]]; then $(BIN)/shellcheck -x $(SHELL_SCRIPTS); fi
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install kafka-libs
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+component integration e2e: install kafka-libs
+	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
+
+clean: stop
+	rm -rf .state

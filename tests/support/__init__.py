@@ -1,0 +1,1 @@
+"""Helpers shared by the test layers (real infrastructure, event-log readers)."""
