@@ -8,12 +8,18 @@ including aborted ones.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from kafka import KafkaProducer
+import httpx
+from kafka import KafkaConsumer, KafkaProducer
 
 from ordersource.codec import encode_event, event_headers
 from ordersource.domain import Event
+from ordersource.settings import Settings
+from projector.verify import Difference, fold_log, verify
+from tests.support.infra import wait_until
 
 _ids = itertools.count()
 
@@ -61,3 +67,57 @@ def append_raw(bootstrap: str, topic: str, key: bytes | None, value: bytes | Non
         producer.send(topic, key=key, value=value).get(timeout=10)
     finally:
         producer.close()
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The Settings a service started with ``env`` sees (without touching os.environ)."""
+    values: dict[str, Any] = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
+    return Settings(**values)
+
+
+def start_read_side(services: Any, **env: str) -> tuple[Any, Any]:
+    """The projector and the query API, both ready."""
+    return services("projector", env=env or None), services("query-api")
+
+
+def get_json(url: str, **params: Any) -> Any:
+    response = httpx.get(url, params=params, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_verified(env: Mapping[str, str], timeout: float = 60.0) -> None:
+    """Until the Redis views equal the fold of the log (``projector.verify``)."""
+    settings = settings_from(env)
+    last: list[Difference] = []
+
+    def equal() -> bool:
+        nonlocal last
+        last = verify(settings)
+        return not last and bool(fold_log(settings).states)
+
+    try:
+        wait_until(equal, timeout, interval=0.5, message="views never equalled the log")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nfirst differences: {last[:5]}") from None
+
+
+def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
+    """The first ``count`` records of a topic (fails if fewer arrive in time)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records += batch
+    finally:
+        consumer.close()
+    assert len(records) >= count, f"only {len(records)} of {count} records on {topic}"
+    return records

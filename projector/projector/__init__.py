@@ -1,0 +1,1 @@
+"""Ordersource projector: a Faust app folding ``orders.events`` into Redis read views."""

@@ -1,0 +1,107 @@
+"""The projector's Faust app: ``orders.events`` folded into Redis views, in batches.
+
+``create_app(settings)`` builds everything (no import-time side effects). Faust's job
+here is the consumer group, partition assignment and batching; decoding uses the shared
+codec (``value_serializer="raw"``), folding the shared ``evolve``, and every write is one
+atomic Redis step per batch (see ``projector.store``). ``projector.kafka`` explains the
+two consumer hooks (read_committed, resume from the Redis checkpoint).
+
+Faust settings that matter: ``topic_allow_declare=False`` (ops create the topics with the
+right retention; ``projector.topics`` checks them before start), no leader topic,
+``stream_wait_empty=False`` (a rebalance must not wait for a batch), and offsets committed
+every ``COMMIT_EVERY`` records / second: a crash re-delivers at most that much, which
+the projection skips by checkpoint and by version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import faust
+from faust.streams import Stream
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ordersource.settings import Settings
+from projector.kafka import ProjectorTransport
+from projector.progress import ProgressReporter
+from projector.service import Projection
+
+COMMIT_EVERY = 5000
+PROGRESS_INTERVAL_S = 0.5
+SESSION_TIMEOUT_S = 10.0
+
+
+def create_app(settings: Settings, *, generation: str | None = None) -> faust.App:
+    brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
+    app = faust.App(
+        settings.projector_group,
+        broker=brokers,
+        value_serializer="raw",
+        key_serializer="raw",
+        autodiscover=False,
+        datadir=str(Path(settings.state_dir) / f"projector-{settings.projector_group}"),
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        broker_commit_every=COMMIT_EVERY,
+        broker_commit_interval=1.0,
+        broker_max_poll_records=settings.projector_batch_size * 4,
+        stream_buffer_maxsize=settings.projector_batch_size * 8,
+        producer_acks=-1,
+        # A projector killed -9 keeps its partitions until its session times out; a
+        # restarted one waits that long before it can resume (Faust's default is 60 s).
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=SESSION_TIMEOUT_S / 4,
+        web_enabled=True,
+        web_bind=settings.projector_host,
+        web_host=settings.projector_host,
+        web_port=settings.projector_port,
+        web_in_thread=False,
+    )
+    projection = Projection(app, settings, generation)
+    app.transport = ProjectorTransport(
+        app.conf.broker_consumer, app, resume_offsets=projection.resume_offsets
+    )
+    reporter = ProgressReporter(projection)
+    events = app.topic(settings.events_topic, partitions=settings.partitions, internal=False)
+
+    @app.agent(events, name="project")
+    async def project(stream: faust.StreamT[bytes]) -> None:
+        size, window = settings.projector_batch_size, settings.projector_batch_window_s
+        async for batch in cast(Stream[bytes], stream).take_events(size, within=window):
+            await projection.project(batch)
+
+    @app.timer(interval=PROGRESS_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def report_progress() -> None:
+        if projection.assigned_once and not app.rebalancing:
+            await reporter.report()
+
+    _pages(app, projection)
+    app.projection = projection  # type: ignore[attr-defined]
+    return app
+
+
+def _pages(app: faust.App, projection: Projection) -> None:
+    @app.page("/healthz")
+    async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        try:
+            redis_ok = await (await projection.store()).ping()
+        except Exception as exc:  # any Redis failure means "not ready", never a crash
+            return web.json({"status": "unavailable", "redis": repr(exc)}, status=503)
+        assigned = projection.assigned_once and not app.rebalancing
+        ok = redis_ok and assigned
+        body = {"status": "ok" if ok else "starting", "redis": redis_ok, "assigned": assigned}
+        return web.json(body, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        body = generate_latest(projection.metrics.registry)
+        # aiohttp refuses a charset inside content_type=, so pass the header as is.
+        return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

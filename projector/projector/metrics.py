@@ -1,0 +1,62 @@
+"""The projector's Prometheus metrics, in a registry of its own (one per app instance).
+
+Lag is not computed here per batch: the progress reporter sets it, because a batch only
+knows the offsets it saw, not how much is still waiting in Kafka.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from projector.projection import BatchPlan
+
+
+class ProjectorMetrics:
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.applied = Counter(
+            "projector_events_applied_total", "Events folded into views", registry=registry
+        )
+        self.skipped = Counter(
+            "projector_events_skipped_total",
+            "Re-delivered events skipped (offset below checkpoint or version already applied)",
+            registry=registry,
+        )
+        self.parked = Counter(
+            "projector_events_parked_total", "Events parked on a version gap", registry=registry
+        )
+        self.dead_letters = Counter(
+            "projector_dead_letters_total", "Records sent to the DLQ", registry=registry
+        )
+        self.rebuilds = Counter(
+            "projector_rebuilds_total", "Rebuilds after Redis lost the views", registry=registry
+        )
+        self.batch_seconds = Histogram(
+            "projector_batch_seconds", "Time to project one batch", registry=registry
+        )
+        self.lag = Gauge(
+            "projector_partition_lag",
+            "Committed events not yet applied, per partition",
+            ["partition"],
+            registry=registry,
+        )
+        self.newest_event_age = Gauge(
+            "projector_newest_event_age_seconds",
+            "Age of the newest applied event (occurred_at)",
+            registry=registry,
+        )
+        self.newest_event_ts = 0.0
+        self.newest_event_age.set_function(self._newest_event_age)
+
+    def _newest_event_age(self) -> float:
+        return time.time() - self.newest_event_ts if self.newest_event_ts else 0.0
+
+    def observe(self, plan: BatchPlan) -> None:
+        self.applied.inc(plan.applied)
+        self.skipped.inc(plan.skipped)
+        self.parked.inc(len(plan.parked))
+        self.dead_letters.inc(len(plan.dead))
+        if plan.newest_event_at is not None:
+            self.newest_event_ts = max(self.newest_event_ts, plan.newest_event_at.timestamp())

@@ -1,0 +1,1 @@
+"""Ordersource query API: answers from the Redis read views the projector maintains."""

@@ -1,0 +1,25 @@
+"""``python -m query_service``: serve the query API with uvicorn until SIGTERM."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from ordersource.runtime import configure_logging
+from ordersource.settings import Settings
+from query_service.app import create_app
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, "query-api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.query_api_host,
+        port=settings.query_api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The query API: FastAPI over the Redis read views. Reads Redis only, never Kafka.
+
+``create_app(settings)`` builds the app; the lifespan opens the Redis client and closes
+it. Tests pass ``store=`` (e.g. the in-memory fake) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.asyncio import Redis
+
+from ordersource import codec
+from ordersource.settings import Settings
+from query_service import orders, problems, projection
+from query_service.deps import StoreDep
+from query_service.metrics import RequestMetrics
+from query_service.store import RedisViewStore, ViewStore
+
+
+def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+        secret = settings.redis_password
+        redis = Redis.from_url(
+            settings.redis_url,
+            password=secret.get_secret_value() if secret else None,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+        app.state.store = RedisViewStore(redis)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(title="Ordersource query API", lifespan=lifespan, openapi_url="/openapi.json")
+    registry = CollectorRegistry()
+    app.add_middleware(RequestMetrics, registry=registry)
+    problems.install(app)
+    app.include_router(orders.router)
+    app.include_router(projection.router)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response(codec.dumps({"status": "ok"}), media_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz(store: StoreDep) -> Response:
+        try:
+            ok = await store.ping()
+        except Exception:  # any Redis failure means "not ready", reported, not raised
+            ok = False
+        body = {"status": "ok" if ok else "unavailable", "redis": ok}
+        return Response(codec.dumps(body), 200 if ok else 503, media_type="application/json")
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return app

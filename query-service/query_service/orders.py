@@ -1,0 +1,161 @@
+"""``/orders`` routes: one order (read-your-writes, time travel), lists, history.
+
+Read-your-writes: ``?min_version=N&wait_ms=M`` answers 200 as soon as the view reached
+version N. If it has not after M ms (capped at ``MAX_WAIT_MS``) the answer is a 409
+problem "View behind" carrying ``current_version``, ``min_version`` and the stale view
+(or null) — never a 200 with older data, and not a 5xx: nothing failed, the projection
+is just not there yet. Every order response carries ``ETag: "<version>"`` and
+``X-View-Status: current | behind | historical``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from ordersource import codec
+from ordersource.domain import OrderStatus
+from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
+from query_service.deps import StoreDep
+from query_service.problems import Problem
+from query_service.store import Index, ViewStore
+from query_service.timetravel import view_at
+
+MAX_WAIT_MS = 10_000
+IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
+router = APIRouter()
+
+
+@router.get("/orders/{order_id}")
+async def get_order(
+    order_id: str,
+    store: StoreDep,
+    min_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    wait_ms: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    at_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    as_of: Annotated[str | None, Query(max_length=64)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> Response:
+    moment = _parse_as_of(as_of)
+    if at_version is not None and moment is not None:
+        raise Problem(422, "Invalid request", "give at_version or as_of, not both")
+    view = await store.order(order_id)
+    if min_version is not None and (view is None or view["version"] < min_version):
+        view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
+    if view is None:
+        raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
+    if at_version is not None or moment is not None:
+        past = view_at(await store.history(order_id), at_version, moment)
+        if past is None:
+            raise Problem(
+                404,
+                "Not Found",
+                f"order {order_id} has no state at that point",
+                order_id=order_id,
+                current_version=view["version"],
+            )
+        return _view_response(past, "historical", None)
+    return _view_response(view, "current", if_none_match)
+
+
+async def _wait_for(
+    store: ViewStore, order_id: str, min_version: int, wait_ms: int
+) -> dict[str, Any]:
+    deadline = time.monotonic() + wait_ms / 1000
+    pause = 0.005
+    while True:
+        view = await store.order(order_id)
+        if view is not None and view["version"] >= min_version:
+            return view
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Problem(
+                409,
+                "View behind",
+                f"the view of order {order_id} has not reached version {min_version} "
+                f"within {wait_ms} ms; retry later",
+                {"Retry-After": "1", "X-View-Status": "behind"},
+                order_id=order_id,
+                min_version=min_version,
+                current_version=view["version"] if view else 0,
+                view=view,
+            )
+        await asyncio.sleep(min(pause, left))  # polling: views change only per batch
+        pause = min(pause * 2, 0.05)
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "as_of must be an RFC 3339 timestamp with a UTC offset",
+            errors=[{"loc": ["query", "as_of"], "msg": "not RFC 3339", "type": "datetime"}],
+        )
+    return moment
+
+
+def _view_response(view: dict[str, Any], status: str, if_none_match: str | None) -> Response:
+    etag = f'"{view["version"]}"'
+    headers = {"ETag": etag, "X-View-Status": status}
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(codec.dumps(view), headers=headers, media_type="application/json")
+
+
+@router.get("/orders")
+async def list_orders(
+    store: StoreDep,
+    customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    try:
+        bound = decode_cursor(cursor) if cursor else None
+    except InvalidCursor as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    index: Index = (
+        ("customer", customer_id)
+        if customer_id
+        else ("status", status.value)
+        if status
+        else ("all", None)
+    )
+    wanted = status.value if status else None
+    found: list[tuple[tuple[int, str], dict[str, Any]]] = []
+    while len(found) <= limit:
+        ask = limit + 1 - len(found) if wanted is None else 100
+        entries = await store.older(index, bound, ask)
+        views = await store.orders([order_id for _, order_id in entries])
+        for entry, view in zip(entries, views, strict=True):
+            bound = entry
+            if view is not None and (wanted is None or view["status"] == wanted):
+                found.append((entry, view))
+        if len(entries) < ask:
+            break
+    page = found[:limit]
+    next_cursor = encode_cursor(page[-1][0]) if len(found) > limit else None
+    body = {"items": [view for _, view in page], "next_cursor": next_cursor}
+    return Response(codec.dumps(body), media_type="application/json")
+
+
+@router.get("/orders/{order_id}/history")
+async def order_history(order_id: str, store: StoreDep) -> Response:
+    events = await store.history(order_id)
+    if not events:
+        raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
+    head = codec.dumps({"order_id": order_id, "version": len(events)})[:-1]
+    body = head + b',"events":[' + b",".join(events) + b"]}"
+    return Response(body, headers={"ETag": f'"{len(events)}"'}, media_type="application/json")

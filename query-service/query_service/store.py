@@ -1,0 +1,119 @@
+"""The read port (``ViewStore``) and its Redis adapter. Reads only; the projector writes.
+
+Every call first reads ``views:current`` (one GET) and then the keys of that generation,
+so a blue/green switch is seen by the next request and nothing can go stale in here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from ordersource import codec
+from ordersource.keys import CURRENT_GENERATION, DEFAULT_GENERATION, ViewKeys
+from query_service.cursor import Cursor
+
+Index = tuple[str, str | None]
+"""("all", None) | ("customer", customer_id) | ("status", status)."""
+
+
+class ViewStore(Protocol):
+    async def generation(self) -> str: ...
+
+    async def order(self, order_id: str) -> dict[str, Any] | None: ...
+
+    async def history(self, order_id: str) -> list[bytes]:
+        """Event JSON of every version of the order, ascending by version."""
+
+    async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
+        """Up to ``n`` (score, order_id) strictly after ``cursor`` in newest-first order."""
+
+    async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]: ...
+
+    async def stats(self) -> dict[str, int]: ...
+
+    async def projection(self) -> dict[str, Any]:
+        """Raw bookkeeping: meta, checkpoint, progress and parked hashes."""
+
+    async def ping(self) -> bool: ...
+
+
+class RedisViewStore:
+    def __init__(self, redis: Redis) -> None:
+        # redis-py types every reply as a union (bytes | str | ...); this client never
+        # decodes responses, so every reply is bytes: typed as Any rather than cast 20 times.
+        self.redis: Any = redis
+
+    async def generation(self) -> str:
+        current = await self.redis.get(CURRENT_GENERATION)
+        return current.decode() if current else DEFAULT_GENERATION
+
+    async def _keys(self) -> ViewKeys:
+        return ViewKeys(await self.generation())
+
+    async def order(self, order_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get((await self._keys()).order(order_id))
+        return codec.loads(raw) if raw else None
+
+    async def history(self, order_id: str) -> list[bytes]:
+        stored = await self.redis.hgetall((await self._keys()).history(order_id))
+        return [stored[v] for v in sorted(stored, key=int)]
+
+    async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
+        key = _index_key(await self._keys(), index)
+        if cursor is None:
+            found = await self.redis.zrange(
+                key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=n, withscores=True
+            )
+            return [(int(s), m.decode()) for m, s in found]
+        score, order_id = cursor
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrange(key, score, score, byscore=True)  # ties: ascending by member
+        pipe.zrange(
+            key, f"({score}", "-inf", desc=True, byscore=True, offset=0, num=n, withscores=True
+        )
+        ties, below = await pipe.execute()
+        older = [(score, m) for m in reversed([t.decode() for t in ties]) if m < order_id]
+        older += [(int(s), m.decode()) for m, s in below]
+        return older[:n]
+
+    async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]:
+        if not order_ids:
+            return []
+        keys = await self._keys()
+        raws = await self.redis.mget([keys.order(i) for i in order_ids])
+        return [codec.loads(r) if r else None for r in raws]
+
+    async def stats(self) -> dict[str, int]:
+        stored = await self.redis.hgetall((await self._keys()).stats)
+        return {k.decode(): int(v) for k, v in stored.items()}
+
+    async def projection(self) -> dict[str, Any]:
+        keys = await self._keys()
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (keys.meta, keys.checkpoint, keys.progress):
+            pipe.hgetall(key)
+        pipe.hlen(keys.parked)
+        pipe.hscan(keys.parked, 0, count=20)
+        meta, checkpoint, progress, parked_count, (_, parked) = await pipe.execute()
+        return {
+            "generation": keys.prefix.split(":")[1],
+            "meta": {k.decode(): v.decode() for k, v in meta.items()},
+            "checkpoint": {int(p): int(o) for p, o in checkpoint.items()},
+            "progress": {int(p): codec.loads(v) for p, v in progress.items()},
+            "parked_count": parked_count,
+            "parked": [codec.loads(v) for v in parked.values()],
+        }
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+
+def _index_key(keys: ViewKeys, index: Index) -> str:
+    kind, value = index
+    if kind == "customer" and value is not None:
+        return keys.by_customer(value)
+    if kind == "status" and value is not None:
+        return keys.by_status(value)
+    return keys.all_orders
