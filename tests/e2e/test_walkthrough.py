@@ -34,12 +34,17 @@ def test_place_modify_read_history_and_time_travel(apis: tuple[httpx.Client, htt
     assert placed.headers["ETag"] == '"1"'
 
     # Visible in the query API within 2 s (issue 2's promise).
+    def visible() -> httpx.Response | None:
+        response = queries.get(f"/orders/{order_id}")
+        return response if response.status_code == 200 else None
+
     view = wait_until(
-        lambda: (r := queries.get(f"/orders/{order_id}")).status_code == 200 and r,
+        visible,
         timeout=2,
         interval=0.02,
         message="placed order not visible within 2 s",
     )
+    assert view is not None
     assert view.json()["status"] == "placed"
     assert view.json()["items"][0]["quantity"] == 5
     assert view.json()["total_cents"] == 600

@@ -56,7 +56,6 @@ def test_modify_changes_quantity_and_total() -> None:
 
 
 def test_modify_adds_and_removes_lines() -> None:
-    _, state = given(place())
     _, after = given(
         place(),
         modify({"sku": "pear", "quantity": 2, "unit_price_cents": 50}),
