@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ordersource import codec
-from ordersource.domain import DomainError, OrderState
+from ordersource.domain import DomainError
+from ordersource.problems import problem
 
 
 class Verdict(BaseModel):
@@ -30,19 +31,6 @@ class Verdict(BaseModel):
         return cls.model_validate(codec.loads(data))
 
 
-def accepted(command_id: str, state: OrderState, event_ids: list[str], *, created: bool) -> Verdict:
-    body = {
-        "order_id": state.order_id,
-        "version": state.version,
-        "status": state.status.value,
-        "event_ids": event_ids,
-        "command_id": command_id,
-    }
-    return Verdict(
-        command_id=command_id, accepted=True, http_status=201 if created else 200, body=body
-    )
-
-
 def rejected(command_id: str, error: DomainError) -> Verdict:
     return Verdict(
         command_id=command_id,
@@ -50,15 +38,3 @@ def rejected(command_id: str, error: DomainError) -> Verdict:
         http_status=error.status,
         body=problem(error.status, error.title, error.detail, command_id=command_id, **error.extra),
     )
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    """An RFC 9457 problem document."""
-    slug = title.lower().replace(" ", "-")
-    return {
-        "type": f"/problems/{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
 from ordersource import codec
+from ordersource.auth import Role, TokenBook
+from ordersource.connections import redis_options
 from ordersource.settings import Settings
+from ordersource.web import require
 from query_service import orders, problems, projection
 from query_service.deps import StoreDep
 from query_service.metrics import RequestMetrics
@@ -29,12 +32,11 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
             app.state.store = store
             yield
             return
-        secret = settings.redis_password
         redis = Redis.from_url(
             settings.redis_url,
-            password=secret.get_secret_value() if secret else None,
             socket_timeout=2,
             socket_connect_timeout=2,
+            **redis_options(settings),
         )
         app.state.store = RedisViewStore(redis)
         try:
@@ -46,8 +48,9 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
     registry = CollectorRegistry()
     app.add_middleware(RequestMetrics, registry=registry)
     problems.install(app)
-    app.include_router(orders.router)
-    app.include_router(projection.router)
+    book = TokenBook(settings.auth_tokens)
+    app.include_router(orders.router, dependencies=[Depends(require(book, Role.READER))])
+    app.include_router(projection.router, dependencies=[Depends(require(book, Role.READER))])
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -6,8 +6,12 @@ environment at import time.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ordersource.auth import RoleName
 
 
 class Settings(BaseSettings):
@@ -30,9 +34,19 @@ class Settings(BaseSettings):
     """How long a decider may be stuck (GC pause, slow disk) before it loses its partitions."""
     projector_group: str = "orders-projector"
 
-    # Redis
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+
+    # Redis (``rediss://`` for TLS); a password or ACL user may also be given separately
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_username: str | None = None
     redis_password: SecretStr | None = None
+    redis_ssl_ca_certs: str | None = None
 
     # HTTP services
     command_api_host: str = "127.0.0.1"
@@ -57,3 +71,7 @@ class Settings(BaseSettings):
     state_dir: str = ".state/run"
     """Where processes keep local scratch data (Faust's table store, pid files)."""
     log_level: str = "INFO"
+
+    # Access control: bearer tokens per role. Empty = the APIs are open (local use only).
+    auth_tokens: dict[RoleName, list[SecretStr]] = Field(default_factory=dict)
+    """JSON, e.g. ``{"writer": ["t1"], "reader": ["t2"], "admin": ["t3"]}``."""

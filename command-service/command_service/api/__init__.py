@@ -6,23 +6,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from command_service.api import problems
 from command_service.api.commandlog import CommandLog
 from command_service.api.gateway import CommandGateway
 from command_service.api.limits import BodyGuard
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
+from ordersource.auth import Role, TokenBook
+from ordersource.connections import redis_options
 from ordersource.settings import Settings
+from ordersource.web import install_problem_handlers, require
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        client = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=2, **redis_options(settings)
+        )
         commands = CommandLog(settings)
         waiter = VerdictWaiter(client)
         await waiter.start()
@@ -41,8 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
-    problems.install(app)
-    app.include_router(router)
+    install_problem_handlers(app)
+    writers = require(TokenBook(settings.auth_tokens), Role.WRITER)
+    app.include_router(router, dependencies=[Depends(writers)])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from ordersource import codec
+from ordersource.connections import kafka_options
 from ordersource.domain import Command
 from ordersource.settings import Settings
 
@@ -17,7 +18,7 @@ class CommandLog:
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.commands_topic
         self.producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             client_id="orders-command-api",
             acks="all",
             enable_idempotence=True,

@@ -19,13 +19,13 @@ from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
 from command_service.api.commandlog import CommandLog
-from command_service.api.problems import PROBLEM_JSON, ProblemError
 from command_service.api.waiter import VerdictWaiter
 from command_service.verdicts import Verdict
 from ordersource import codec, keys
 from ordersource.domain import Command
 from ordersource.ids import command_id_for_key, new_id
 from ordersource.settings import Settings
+from ordersource.web import PROBLEM_JSON, ProblemError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from command_service.api.problems import problem_response
+from ordersource.web import problem_response
 
 
 class BodyGuard:

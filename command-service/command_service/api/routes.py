@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from command_service.api.gateway import CommandGateway
-from command_service.api.problems import ProblemError
 from command_service.api.schemas import (
     CancelOrderRequest,
     CommandStatus,
@@ -22,6 +21,7 @@ from command_service.api.schemas import (
 )
 from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
 from ordersource.ids import new_id, order_id_for_key
+from ordersource.web import ProblemError
 
 router = APIRouter()
 

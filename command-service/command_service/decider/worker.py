@@ -28,6 +28,7 @@ from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
 from command_service.verdicts import Verdict, rejected
 from ordersource import codec, keys
+from ordersource.connections import kafka_options, redis_options
 from ordersource.domain import InvalidCommand
 from ordersource.ids import new_id
 from ordersource.settings import Settings
@@ -44,7 +45,7 @@ class Decider:
         """Batches whose transaction the broker refused (stale owner) and were rolled back."""
         self.ready = threading.Event()
         self.stopping = threading.Event()
-        common = {"bootstrap_servers": settings.kafka_bootstrap, "client_id": "orders-decider"}
+        common = {**kafka_options(settings), "client_id": "orders-decider"}
         self.producer = KafkaProducer(
             **common,
             transactional_id=f"{settings.decider_group}-{settings.decider_instance}",
@@ -69,7 +70,9 @@ class Decider:
             isolation_level="read_committed",
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        self.redis = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=2, **redis_options(settings)
+        )
 
     def run(self) -> None:
         # Completes or aborts whatever a previous incarnation of this instance left open.
