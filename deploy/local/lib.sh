@@ -72,3 +72,22 @@ running_pid() { # <name>
 }
 
 port_in_use() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Local bearer tokens (one per role), made once per checkout and kept in .state/tokens.env,
+# unless ORDERS_AUTH_TOKENS is already set by the caller.
+tokens_file="$state/tokens.env"
+load_tokens() {
+  [[ -z "${ORDERS_AUTH_TOKENS:-}" ]] || return 0
+  if [[ ! -f "$tokens_file" ]]; then
+    mkdir -p "$state"
+    (
+      umask 077
+      for role in WRITER READER ADMIN; do
+        echo "ORDERS_${role}_TOKEN=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+      done >"$tokens_file"
+    )
+  fi
+  # shellcheck source=/dev/null
+  source "$tokens_file"
+  export ORDERS_AUTH_TOKENS="{\"writer\":[\"$ORDERS_WRITER_TOKEN\"],\"reader\":[\"$ORDERS_READER_TOKEN\"],\"admin\":[\"$ORDERS_ADMIN_TOKEN\"]}"
+}
