@@ -16,12 +16,11 @@ from command_service.api.schemas import (
     OrderAccepted,
     PayOrderRequest,
     PlaceOrderRequest,
-    Problem,
     ShipOrderRequest,
 )
 from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
 from ordersource.ids import new_id, order_id_for_key
-from ordersource.web import ProblemError
+from ordersource.web import ProblemError, problem_responses
 
 router = APIRouter()
 
@@ -44,19 +43,20 @@ IfMatch = Annotated[
 ]
 _VERSION_TAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": text}
-    for status, text in {
+ERRORS = problem_responses(
+    {
         400: "Malformed JSON or header",
+        401: "No valid bearer token",
+        403: "The token lacks the writer role",
         404: "Unknown order",
-        409: "Business rule violated (body has current status and version)",
+        409: "Business rule violated (body has order_status and version)",
         412: "The order is not at the If-Match version",
         413: "Body larger than 64 KiB",
         415: "Body is not application/json",
         422: "Body does not match the schema, or Idempotency-Key reused",
         503: "Event log unavailable; retry (same Idempotency-Key is safe)",
-    }.items()
-}
+    }
+)
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "Not decided within the wait budget; poll Location"}
 }
@@ -191,7 +191,11 @@ async def cancel_order(
     return await _submit(gw, "cancel", order_id, body, CancelOrder, key, if_match)
 
 
-@router.get("/commands/{command_id}", response_model=CommandStatus, responses={404: ERRORS[404]})
+@router.get(
+    "/commands/{command_id}",
+    response_model=CommandStatus,
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 404, 422)},
+)
 async def command_status(
     command_id: Annotated[str, Path(min_length=1, max_length=64)], gw: Gateway
 ) -> CommandStatus:
