@@ -67,7 +67,14 @@ def test_roles_guard_the_apis(services: Any) -> None:
 def test_services_use_a_redis_acl_user(services: Any, settings_env: Mapping[str, str]) -> None:
     admin = redis.Redis.from_url(settings_env["ORDERS_REDIS_URL"])
     user, password = f"orders-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all")
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all"],
+    )
     try:
         acl = {"ORDERS_REDIS_USERNAME": user, "ORDERS_REDIS_PASSWORD": password}
         services("decider", env=acl)
@@ -91,4 +98,4 @@ def test_services_use_a_redis_acl_user(services: Any, settings_env: Mapping[str,
         locked_out.wait_http_ok(locked_out.url("/healthz"), timeout=30)
         assert http_status(locked_out.url("/readyz")) == 503
     finally:
-        admin.execute_command("ACL", "DELUSER", user)
+        admin.acl_deluser(user)

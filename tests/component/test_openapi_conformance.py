@@ -19,7 +19,8 @@ BUDGET = int(os.environ.get("ORDERS_FUZZ_EXAMPLES", "25"))
 def exercise(base_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: list[str] = []
-    for result in schema.get_all_operations():
+    results: list[Any] = list(schema.get_all_operations())
+    for result in results:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
