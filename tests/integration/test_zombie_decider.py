@@ -59,7 +59,7 @@ def test_a_stalled_decider_is_fenced_and_its_events_stay_invisible(
 
     a = Decider(settings_for(settings_env, "a"), clock=stalling_clock)
     thread_a = run(a)
-    wait_until(a.ready.is_set, timeout=30, message="decider A never got its partitions")
+    wait_until(a.is_ready, timeout=30, message="decider A never got its partitions")
     send(place("z-1"))
     wait_until(stalled.is_set, timeout=30, message="decider A never started deciding")
 

@@ -1,12 +1,10 @@
-"""The decider loop: consume commands, judge them against the book, write the events and
-the consumed offsets in ONE Kafka transaction, then announce the verdicts.
+"""The decider: consumes ``orders.commands`` in a consumer group and hands each partition's
+commands to that partition's writer (``partition.py``), which judges them and writes the
+events and the consumed offsets in ONE Kafka transaction, then announces the verdicts.
 
-Why transactions: the consumer group gives each partition of ``orders.commands`` one owner,
-but an owner that lost its partition (a "zombie", e.g. after a long GC pause) may still be
-producing. Its transaction carries the group generation it was assigned under
-(``send_offsets_to_transaction`` with ``group_metadata()``, KIP-447); the coordinator refuses
-a stale generation, so the zombie's transaction aborts and read_committed readers never see
-its events. Verdicts go out only after the commit, so a 2xx always means "in the log".
+The group gives each partition one owner; the writers' transactions make a stale owner
+harmless (see ``partition.py``). Verdicts go out only after the commit, so a 2xx always
+means "in the log". This thread is the only user of the consumer (it is not thread-safe).
 """
 
 from __future__ import annotations
@@ -15,25 +13,23 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, ProducerFencedError
-from kafka.structs import OffsetAndMetadata
 
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
-from command_service.decider.catchup import catch_up
-from command_service.verdicts import Verdict, rejected
-from ordersource import codec, keys
+from command_service.decider.partition import Delivery, PartitionWriter
 from ordersource.connections import kafka_options, redis_options
-from ordersource.domain import InvalidCommand
-from ordersource.ids import new_id
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
+
+BACKLOG = 20
+"""Deliveries queued for one writer before its partition is paused (back-pressure)."""
+REVOKE_WAIT_S = 5.0
+"""How long a revocation waits for a writer's transaction in flight (it is fenced after)."""
 
 
 class Decider:
@@ -41,20 +37,12 @@ class Decider:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.books: dict[int, PartitionBook] = {}
-        self.fenced_batches = 0
-        """Batches whose transaction the broker refused (stale owner) and were rolled back."""
-        self.ready = threading.Event()
+        self.writers: dict[int, PartitionWriter] = {}
+        self.retired: list[PartitionWriter] = []
         self.stopping = threading.Event()
-        common = {**kafka_options(settings), "client_id": "orders-decider"}
-        self.producer = KafkaProducer(
-            **common,
-            transactional_id=f"{settings.decider_group}-{settings.decider_instance}",
-            transaction_timeout_ms=settings.decider_transaction_timeout_ms,
-            acks="all",
-            linger_ms=2,
-        )
+        self.kafka = {**kafka_options(settings), "client_id": "orders-decider"}
         self.consumer = KafkaConsumer(
-            **common,
+            **self.kafka,
             group_id=settings.decider_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -64,138 +52,98 @@ class Decider:
             heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
             max_poll_interval_ms=settings.decider_max_poll_interval_ms,
         )
-        self.reader = KafkaConsumer(
-            **common,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
         self.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=2, **redis_options(settings)
         )
 
+    @property
+    def fenced_batches(self) -> int:
+        """Transactions the broker refused (stale owner, failure) that were rolled back."""
+        return sum(w.refused for w in [*self.retired, *self.writers.values()])
+
+    def is_ready(self) -> bool:
+        """Assigned at least once, and every owned partition caught up with the log."""
+        writers = list(self.writers.values())
+        return bool(writers) and all(w.caught_up.is_set() for w in writers)
+
     def run(self) -> None:
-        # Completes or aborts whatever a previous incarnation of this instance left open.
-        self.producer.init_transactions()
-        self.consumer.subscribe([self.settings.commands_topic], listener=_Listener(self))
+        topic = self.settings.commands_topic
+        # Know the topic's partitions before joining: a member that joins without them is
+        # assigned nothing until its next metadata refresh (minutes).
+        while not self.consumer.partitions_for_topic(topic):
+            if self.stopping.wait(0.5):
+                return
+            log.warning("waiting for topic %s to exist", topic)
+        self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
-            batch = self.consumer.poll(timeout_ms=200)
-            if batch:
-                self._decide(batch)
+            batch = self.consumer.poll(timeout_ms=100)
+            for tp, records in batch.items():
+                writer = self.writers.get(tp.partition)
+                if writer is not None:
+                    writer.inbox.put(
+                        Delivery(writer.epoch, records, self.consumer.group_metadata())
+                    )
+            self._tend()
+
+    def _tend(self) -> None:
+        """Re-seek writers that rolled back, replace dead ones, pause the busy ones."""
+        for partition, writer in list(self.writers.items()):
+            tp = writer.tp
+            if not writer.is_alive() and not writer.stopping.is_set():
+                log.warning("writer of partition %d died; starting a new one", partition)
+                self.retired.append(writer)
+                self._start(tp, PartitionBook(partition))
+                self._seek_committed(tp)
+                continue
+            if writer.needs_seek.is_set():
+                writer.epoch += 1  # deliveries fetched before the seek are dropped
+                self._seek_committed(tp)
+                writer.needs_seek.clear()
+            if writer.inbox.qsize() > BACKLOG:
+                self.consumer.pause(tp)
+            elif tp in self.consumer.paused():
+                self.consumer.resume(tp)
+
+    def _seek_committed(self, tp: TopicPartition) -> None:
+        committed = self.consumer.committed(tp)
+        self.consumer.seek(tp, committed if committed is not None else 0)
+
+    def _start(self, tp: TopicPartition, book: PartitionBook) -> None:
+        writer = PartitionWriter(tp, book, self.settings, self.kafka, self.redis, self.clock)
+        self.writers[tp.partition] = writer
+        writer.start()
 
     def stop(self) -> None:
         self.stopping.set()
 
     def close(self) -> None:
+        self._stop_writers(list(self.writers))
         self.consumer.close(autocommit=False)
-        self.reader.close()
-        self.producer.close(timeout=5)
         self.redis.close()
 
-    # -- assignment -----------------------------------------------------------------
+    # -- assignment (called by the consumer, in this thread) -------------------------
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in sorted(partitions):
-            book = self.books.setdefault(tp.partition, PartitionBook(tp.partition))
-            with metrics.CATCHUP_SECONDS.time():
-                metrics.CATCHUP_EVENTS.inc(catch_up(self.reader, self.settings.events_topic, book))
-            self._announce(book.recent_verdicts(), only_missing=True)
-        metrics.PARTITIONS.set(len(self.consumer.assignment()))
-        self.ready.set()
+            if tp.partition not in self.writers:
+                # Catching up happens in the writer: all partitions catch up in parallel.
+                self._start(tp, self.books.pop(tp.partition, PartitionBook(tp.partition)))
+        metrics.PARTITIONS.set(len(self.writers))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
-        # Keep the books: if a partition comes back, catching up from where we were is
-        # enough, because events written meanwhile by another owner are in the log.
-        metrics.PARTITIONS.set(0)
+        self._stop_writers([tp.partition for tp in partitions])
+        metrics.PARTITIONS.set(len(self.writers))
 
-    # -- deciding ---------------------------------------------------------------------
-    def _decide(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
-        verdicts: list[Verdict] = []
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        last_sent: dict[int, Any] = {}
-        try:
-            self.producer.begin_transaction()
-            for tp, records in batch.items():
-                book = self.books[tp.partition]
-                for record in records:
-                    verdict, sent = self._judge(book, record.value)
-                    verdicts.append(verdict)
-                    if sent is not None:
-                        last_sent[tp.partition] = sent
-                offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-            self.producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
-            with metrics.COMMIT_SECONDS.time():
-                self.producer.commit_transaction()
-        except ProducerFencedError:
-            log.critical("fenced: another decider took over transactional id; exiting")
-            raise
-        except KafkaError as exc:
-            log.warning("transaction failed (%s); rolling back %d partitions", exc, len(batch))
-            self.fenced_batches += 1
-            self._roll_back(batch)
-            return
-        for partition, sent in last_sent.items():
-            # Our own events are already in the book; later catch-ups start after them.
-            self.books[partition].next_offset = sent.get().offset + 1
-        for verdict in verdicts:
-            metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
-        self._announce(verdicts)
-
-    def _judge(self, book: PartitionBook, value: bytes | None) -> tuple[Verdict, Any]:
-        """Judge one command record; returns its verdict and the future of its last event."""
-        try:
-            command = codec.decode_command(value)
-        except codec.UndecodableCommand as exc:
-            log.error("undecodable command on partition %d: %s", book.partition, exc)
-            return rejected("unknown", InvalidCommand(str(exc))), None
-        try:
-            events, verdict = book.judge(command, now=self.clock(), new_id=new_id)
-        except Exception:  # a bug must not wedge the partition behind one command
-            log.exception("could not decide command %s", command.command_id)
-            return rejected(
-                command.command_id, InvalidCommand("the command could not be decided")
-            ), None
-        sent = None
-        for event in events:
-            headers = codec.event_headers(event)
-            if command.request_hash:
-                headers.append(("request_hash", command.request_hash.encode()))
-            sent = self.producer.send(
-                self.settings.events_topic,
-                key=event.order_id.encode(),
-                value=codec.encode_event(event),
-                headers=headers,
-                partition=book.partition,
-            )
-        return verdict, sent
-
-    def _roll_back(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
-        """Forget the tentative state, re-read the log, re-consume from the last commit."""
-        try:
-            self.producer.abort_transaction()
-        except KafkaError as exc:
-            log.warning("abort failed: %s", exc)
-        for tp in batch:
-            self.books.pop(tp.partition, None)
-            book = self.books.setdefault(tp.partition, PartitionBook(tp.partition))
-            catch_up(self.reader, self.settings.events_topic, book)
-            committed = self.consumer.committed(tp)
-            self.consumer.seek(tp, committed if committed is not None else 0)
-
-    def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
-        if not verdicts:
-            return
-        ttl = self.settings.command_result_ttl_s
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for verdict in verdicts:
-                data = verdict.to_bytes()
-                pipe.set(keys.result(verdict.command_id), data, ex=ttl, nx=only_missing)
-                if not only_missing:
-                    pipe.publish(keys.RESULTS_CHANNEL, data)
-            pipe.execute()
-        except redis.RedisError as exc:
-            # Verdicts are a courtesy: the events are committed. Waiting clients get 202.
-            log.warning("could not announce %d verdicts: %s", len(verdicts), exc)
+    def _stop_writers(self, partitions: list[int]) -> None:
+        writers = [self.writers.pop(p) for p in partitions if p in self.writers]
+        for writer in writers:
+            writer.stopping.set()
+        for writer in writers:
+            writer.join(timeout=REVOKE_WAIT_S)
+            self.retired.append(writer)
+            if not writer.is_alive() and writer.caught_up.is_set():
+                # Keep the book: if the partition comes back, catching up from where we
+                # were is enough — what another owner wrote meanwhile is in the log.
+                self.books[writer.tp.partition] = writer.book
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -1,0 +1,212 @@
+"""One partition's writer: a thread with its own transactional producer and book.
+
+Each partition of ``orders.commands`` gets a writer whose ``transactional.id`` names the
+partition (``{group}-p{n}``). Two fences protect the log from a stale owner (a "zombie"):
+``init_transactions`` by the partition's next owner bumps the producer epoch, so the old
+owner's producer is fenced; and every transaction carries the consumer-group generation
+it was assigned under (``send_offsets_to_transaction`` with the group metadata, KIP-447),
+so a member that has left the group cannot commit. Partitions commit in parallel, so one
+slow transaction never holds up the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, ProducerFencedError
+from kafka.structs import OffsetAndMetadata
+
+from command_service.decider import metrics
+from command_service.decider.book import PartitionBook
+from command_service.decider.catchup import catch_up
+from command_service.verdicts import Verdict, rejected
+from ordersource import codec, keys
+from ordersource.domain import InvalidCommand
+from ordersource.ids import new_id
+from ordersource.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Records the consumer fetched for this partition, tagged with the seek epoch and the
+    group membership they were fetched under."""
+
+    epoch: int
+    records: list[Any]
+    group: Any
+
+
+class Abandoned(Exception):
+    """The writer was told to stop in the middle of a batch: abort, commit nothing."""
+
+
+class PartitionWriter(threading.Thread):
+    def __init__(
+        self,
+        tp: TopicPartition,
+        book: PartitionBook,
+        settings: Settings,
+        kafka: dict[str, Any],
+        verdicts: redis.Redis,
+        clock: Callable[[], datetime],
+    ) -> None:
+        super().__init__(name=f"writer-{tp.partition}", daemon=True)
+        self.tp, self.book, self.settings, self.clock = tp, book, settings, clock
+        self.verdicts = verdicts
+        self.inbox: queue.Queue[Delivery] = queue.Queue()
+        self.epoch = 0  # bumped by the consumer thread after it re-seeks this partition
+        self.needs_seek = threading.Event()
+        self.caught_up = threading.Event()
+        self.stopping = threading.Event()
+        self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
+        self.producer = KafkaProducer(
+            **kafka,
+            transactional_id=f"{settings.decider_group}-p{tp.partition}",
+            transaction_timeout_ms=settings.decider_transaction_timeout_ms,
+            acks="all",
+        )
+        self.kafka = kafka
+
+    def run(self) -> None:
+        try:
+            self.producer.init_transactions()  # fences whoever wrote this partition before
+            self._catch_up()
+            self.caught_up.set()
+            while not self.stopping.is_set():
+                batch = self._next_batch()
+                if batch:
+                    self._decide(batch)
+        except ProducerFencedError:
+            log.warning("partition %d: fenced by a newer writer; stopping", self.tp.partition)
+            self.refused += 1
+        except Exception:
+            log.exception("partition %d writer failed", self.tp.partition)
+        finally:
+            self.producer.close(timeout=5)
+
+    def _next_batch(self) -> list[Delivery]:
+        try:
+            batch = [self.inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        if self.needs_seek.is_set():
+            return []
+        return [d for d in batch if d.epoch == self.epoch]
+
+    def _catch_up(self) -> None:
+        # A reader only for the catch-up: an idle client would keep a network thread busy.
+        reader = KafkaConsumer(
+            **self.kafka,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        try:
+            with metrics.CATCHUP_SECONDS.time():
+                events = catch_up(reader, self.settings.events_topic, self.book)
+        finally:
+            reader.close()
+        metrics.CATCHUP_EVENTS.inc(events)
+        self._announce(self.book.recent_verdicts(), only_missing=True)
+
+    def _decide(self, batch: list[Delivery]) -> None:
+        records = [record for delivery in batch for record in delivery.records]
+        verdicts: list[Verdict] = []
+        last_sent = None
+        try:
+            self.producer.begin_transaction()
+            for record in records:
+                verdict, sent = self._judge(record.value)
+                verdicts.append(verdict)
+                last_sent = sent or last_sent
+            if self.stopping.is_set():
+                raise Abandoned
+            offset = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            self.producer.send_offsets_to_transaction({self.tp: offset}, batch[-1].group)
+            with metrics.COMMIT_SECONDS.time():
+                self.producer.commit_transaction()
+        except ProducerFencedError:
+            raise
+        except (KafkaError, Abandoned) as exc:
+            self._roll_back(exc)
+            return
+        if last_sent is not None:
+            # Our own events are in the book already; later catch-ups start after them.
+            self.book.next_offset = last_sent.get().offset + 1
+        for verdict in verdicts:
+            metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
+        self._announce(verdicts)
+
+    def _judge(self, value: bytes | None) -> tuple[Verdict, Any]:
+        """Judge one command record; returns its verdict and the future of its last event."""
+        try:
+            command = codec.decode_command(value)
+        except codec.UndecodableCommand as exc:
+            log.error("undecodable command on partition %d: %s", self.tp.partition, exc)
+            return rejected("unknown", InvalidCommand(str(exc))), None
+        try:
+            events, verdict = self.book.judge(command, now=self.clock(), new_id=new_id)
+        except Exception:  # a bug must not wedge the partition behind one command
+            log.exception("could not decide command %s", command.command_id)
+            error = InvalidCommand("the command could not be decided")
+            return rejected(command.command_id, error), None
+        sent = None
+        for event in events:
+            headers = codec.event_headers(event)
+            if command.request_hash:
+                headers.append(("request_hash", command.request_hash.encode()))
+            sent = self.producer.send(
+                self.settings.events_topic,
+                key=event.order_id.encode(),
+                value=codec.encode_event(event),
+                headers=headers,
+                partition=self.tp.partition,
+            )
+        return verdict, sent
+
+    def _roll_back(self, cause: BaseException) -> None:
+        """Forget the tentative state, re-read the log, have the consumer re-seek."""
+        self.refused += 1
+        log.warning(
+            "partition %d: transaction refused (%r); rolling back", self.tp.partition, cause
+        )
+        try:
+            self.producer.abort_transaction()
+        except KafkaError as exc:
+            log.warning("partition %d: abort failed: %s", self.tp.partition, exc)
+        if self.stopping.is_set():
+            return
+        self.needs_seek.set()  # the consumer thread re-seeks to the committed offset
+        self.book = PartitionBook(self.tp.partition)
+        self._catch_up()
+
+    def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
+        if not verdicts:
+            return
+        ttl = self.settings.command_result_ttl_s
+        try:
+            pipe = self.verdicts.pipeline(transaction=False)
+            for verdict in verdicts:
+                data = verdict.to_bytes()
+                pipe.set(keys.result(verdict.command_id), data, ex=ttl, nx=only_missing)
+                if not only_missing:
+                    pipe.publish(keys.RESULTS_CHANNEL, data)
+            pipe.execute()
+        except redis.RedisError as exc:
+            # Verdicts are a courtesy: the events are committed. Waiting clients get 202.
+            log.warning("could not announce %d verdicts: %s", len(verdicts), exc)
