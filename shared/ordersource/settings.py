@@ -25,8 +25,6 @@ class Settings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1)
     decider_group: str = "orders-decider"
-    decider_instance: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    """Stable per decider process: its transactional id, so a restart fences its old self."""
     decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
     """How soon a silent (crashed) decider's partitions are given to another one."""

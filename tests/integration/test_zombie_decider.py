@@ -23,9 +23,9 @@ from tests.unit.orders import modify, place
 pytestmark = pytest.mark.integration
 
 
-def settings_for(env: Mapping[str, str], instance: str) -> Settings:
+def settings_for(env: Mapping[str, str]) -> Settings:
     fields = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
-    fields |= {"decider_instance": instance, "decider_max_poll_interval_ms": "4000"}
+    fields |= {"decider_max_poll_interval_ms": "4000"}
     return Settings(**fields)  # type: ignore[arg-type]
 
 
@@ -57,14 +57,14 @@ def test_a_stalled_decider_is_fenced_and_its_events_stay_invisible(
             release.wait(timeout=60)
         return datetime.now(UTC)
 
-    a = Decider(settings_for(settings_env, "a"), clock=stalling_clock)
+    a = Decider(settings_for(settings_env), clock=stalling_clock)
     thread_a = run(a)
     wait_until(a.is_ready, timeout=30, message="decider A never got its partitions")
     send(place("z-1"))
     wait_until(stalled.is_set, timeout=30, message="decider A never started deciding")
 
     # A is stuck mid-transaction; it stops polling, so the group gives its work to B.
-    b = Decider(settings_for(settings_env, "b"))
+    b = Decider(settings_for(settings_env))
     thread_b = run(b)
     wait_until(
         lambda: [e.event.version for e in read_log(settings_env)] == [1],
