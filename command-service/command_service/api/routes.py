@@ -62,7 +62,7 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def gateway(request: Request) -> CommandGateway:
+async def gateway(request: Request) -> CommandGateway:
     gw: CommandGateway = request.app.state.gateway
     return gw
 
