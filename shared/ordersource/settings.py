@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
     """How soon a silent (crashed) decider's partitions are given to another one."""
+    decider_dedup_window: int = Field(default=100_000, ge=1000)
+    """Per partition, how many of the most recent commands the decider remembers to answer
+    a retry with the original result (beyond that, the Idempotency-Key's Redis record)."""
     decider_max_poll_interval_ms: int = Field(default=60000, ge=1000)
     """How long a decider may be stuck (GC pause, slow disk) before it loses its partitions."""
     projector_group: str = "orders-projector"

@@ -50,7 +50,7 @@ def from_view(view: dict[str, Any]) -> OrderState:
         currency=view["currency"],
         status=OrderStatus(view["status"]),
         items=tuple(
-            Line.model_construct(
+            Line(
                 sku=item["sku"],
                 quantity=item["quantity"],
                 unit_price_cents=item["unit_price_cents"],

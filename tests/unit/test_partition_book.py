@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from command_service.decider.book import PartitionBook
-from tests.unit.orders import T0, given, modify, new_id, place
+from tests.unit.orders import T0, cancel, given, modify, new_id, pay, place
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,25 @@ def test_a_refused_rule_names_the_current_status_and_version() -> None:
     assert verdict.body["status"] == 412
     assert verdict.body["order_status"] == "placed"
     assert verdict.body["version"] == 1
+
+
+def test_the_dedup_window_forgets_the_oldest_commands_only() -> None:
+    book = PartitionBook(0, dedup_window=2)
+    first, second, third = place("w-1"), place("w-2"), place("w-3")
+    for command in (first, second, third):
+        book.judge(command, now=T0, new_id=new_id)
+    # The oldest is forgotten: a retry of it is judged again (and refused as a duplicate).
+    _, again = book.judge(first, now=T0, new_id=new_id)
+    assert again.http_status == 409
+    _, remembered = book.judge(third, now=T0, new_id=new_id)
+    assert remembered.http_status == 201
+
+
+def test_closed_orders_keep_status_and_version_but_not_their_lines() -> None:
+    book = PartitionBook(0)
+    for command in (place(qty=1, price=10), cancel()):
+        book.judge(command, now=T0, new_id=new_id)
+    closed = book.orders["o1"]
+    assert (closed.status.value, closed.version, closed.items) == ("cancelled", 2, ())
+    _, refused = book.judge(pay(10), now=T0, new_id=new_id)
+    assert (refused.http_status, refused.body["order_status"]) == (409, "cancelled")

@@ -8,9 +8,10 @@ outcome) is as durable as the log itself.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from command_service import verdicts
@@ -22,6 +23,7 @@ from ordersource.domain import (
     InvalidCommand,
     OrderPlaced,
     OrderState,
+    OrderStatus,
     decide,
     evolve,
 )
@@ -34,12 +36,16 @@ RECENT = 1000
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an accepted command did, enough to answer a retry with the original response."""
+    """What an accepted command did, enough to answer a retry with the original response.
+
+    Kept for every command in the log, so it is stored compactly: ids as 16 UUID bytes,
+    the order id and status shared with the state they came from.
+    """
 
     order_id: str
     version: int
     status: str
-    event_ids: tuple[str, ...]
+    event_ids: tuple[bytes | str, ...]
     request_hash: str | None
     created: bool
 
@@ -48,20 +54,26 @@ class Outcome:
             "order_id": self.order_id,
             "version": self.version,
             "status": self.status,
-            "event_ids": list(self.event_ids),
+            "event_ids": [unpack(e) for e in self.event_ids],
             "command_id": command_id,
         }
         status = 201 if self.created else 200
         return Verdict(command_id=command_id, accepted=True, http_status=status, body=body)
 
 
+CLOSED = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
+
+
 @dataclass
 class PartitionBook:
     partition: int
+    dedup_window: int = 100_000
+    """How many of the partition's most recent commands are remembered for idempotency."""
     next_offset: int = 0
     orders: dict[str, OrderState] = field(default_factory=dict)
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT))
+    outcomes: dict[bytes | str, Outcome] = field(default_factory=dict)
+    recent: deque[bytes | str] = field(default_factory=lambda: deque(maxlen=RECENT))
+    remembered: deque[bytes | str] = field(default_factory=deque)
     skipped: int = 0
 
     def apply(self, event: Event, request_hash: str | None) -> None:
@@ -72,10 +84,14 @@ class PartitionBook:
             log.warning("skipping duplicate %s v%d", event.order_id, event.version)
             return
         state = evolve(current, event)
-        self.orders[event.order_id] = state
-        previous = self.outcomes.get(event.command_id)
-        event_ids = (*previous.event_ids, event.event_id) if previous else (event.event_id,)
-        self.outcomes[event.command_id] = Outcome(
+        # A closed order can only be refused from now on: status and version say why, so
+        # its lines are dropped (the decider holds every order of its partitions).
+        self.orders[state.order_id] = replace(state, items=()) if state.status in CLOSED else state
+        command_id = pack(event.command_id)
+        previous = self.outcomes.get(command_id)
+        event_id = pack(event.event_id)
+        event_ids = (*previous.event_ids, event_id) if previous else (event_id,)
+        self.outcomes[command_id] = Outcome(
             order_id=state.order_id,
             version=state.version,
             status=state.status.value,
@@ -83,14 +99,22 @@ class PartitionBook:
             request_hash=request_hash,
             created=isinstance(event, OrderPlaced),
         )
-        self.recent.append(event.command_id)
+        if previous is None:
+            self._remember(command_id)
+        self.recent.append(command_id)
+
+    def _remember(self, command_id: bytes | str) -> None:
+        """Forget the oldest command once the window is full (never the newest one)."""
+        self.remembered.append(command_id)
+        if len(self.remembered) > max(1, self.dedup_window):
+            self.outcomes.pop(self.remembered.popleft(), None)
 
     def judge(
         self, command: Command, *, now: datetime, new_id: Callable[[], str]
     ) -> tuple[list[Event], Verdict]:
         """Decide ``command``; accepted events are applied to the book at once (tentatively:
         the worker throws the book away if the transaction that writes them fails)."""
-        seen = self.outcomes.get(command.command_id)
+        seen = self.outcomes.get(pack(command.command_id))
         if seen is not None:
             if seen.request_hash != command.request_hash:
                 error = InvalidCommand(
@@ -104,8 +128,25 @@ class PartitionBook:
             return [], verdicts.rejected(command.command_id, error)
         for event in events:
             self.apply(event, command.request_hash)
-        outcome = self.outcomes[command.command_id]
+        outcome = self.outcomes[pack(command.command_id)]
         return events, outcome.verdict(command.command_id)
 
     def recent_verdicts(self) -> list[Verdict]:
-        return [self.outcomes[cid].verdict(cid) for cid in dict.fromkeys(self.recent)]
+        recent = [cid for cid in dict.fromkeys(self.recent) if cid in self.outcomes]
+        return [self.outcomes[cid].verdict(unpack(cid)) for cid in recent]
+
+
+def pack(identifier: str) -> bytes | str:
+    """A canonical UUID as its 16 bytes (a third of the string's size); anything else as is."""
+    if len(identifier) == 36:
+        try:
+            packed = uuid.UUID(identifier)
+        except ValueError:
+            return identifier
+        if str(packed) == identifier:
+            return packed.bytes
+    return identifier
+
+
+def unpack(identifier: bytes | str) -> str:
+    return str(uuid.UUID(bytes=identifier)) if isinstance(identifier, bytes) else identifier

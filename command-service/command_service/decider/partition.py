@@ -192,7 +192,7 @@ class PartitionWriter(threading.Thread):
         if self.stopping.is_set():
             return
         self.needs_seek.set()  # the consumer thread re-seeks to the committed offset
-        self.book = PartitionBook(self.tp.partition)
+        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
         self._catch_up()
 
     def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:

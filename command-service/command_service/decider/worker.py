@@ -92,7 +92,7 @@ class Decider:
             if not writer.is_alive() and not writer.stopping.is_set():
                 log.warning("writer of partition %d died; starting a new one", partition)
                 self.retired.append(writer)
-                self._start(tp, PartitionBook(partition))
+                self._start(tp, self._new_book(partition))
                 self._seek_committed(tp)
                 continue
             if writer.needs_seek.is_set():
@@ -107,6 +107,9 @@ class Decider:
     def _seek_committed(self, tp: TopicPartition) -> None:
         committed = self.consumer.committed(tp)
         self.consumer.seek(tp, committed if committed is not None else 0)
+
+    def _new_book(self, partition: int) -> PartitionBook:
+        return PartitionBook(partition, self.settings.decider_dedup_window)
 
     def _start(self, tp: TopicPartition, book: PartitionBook) -> None:
         writer = PartitionWriter(tp, book, self.settings, self.kafka, self.redis, self.clock)
@@ -126,7 +129,8 @@ class Decider:
         for tp in sorted(partitions):
             if tp.partition not in self.writers:
                 # Catching up happens in the writer: all partitions catch up in parallel.
-                self._start(tp, self.books.pop(tp.partition, PartitionBook(tp.partition)))
+                book = self.books.pop(tp.partition, None) or self._new_book(tp.partition)
+                self._start(tp, book)
         metrics.PARTITIONS.set(len(self.writers))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:

@@ -74,9 +74,7 @@ def apply_changes(items: tuple[Line, ...], changes: tuple[LineChange, ...]) -> t
         price = change.unit_price_cents
         if price is None:
             price = current.unit_price_cents if current is not None else 0
-        by_sku[change.sku] = Line.model_construct(
-            sku=change.sku, quantity=change.quantity, unit_price_cents=price
-        )
+        by_sku[change.sku] = Line(sku=change.sku, quantity=change.quantity, unit_price_cents=price)
     return tuple(by_sku.values())
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic.dataclasses import dataclass
 
 from ordersource.domain.currencies import ISO_4217
 
@@ -52,7 +53,11 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Line(Frozen):
+@dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class Line:
+    """One order line. A slotted dataclass, not a model: the decider holds one per line of
+    every open order, so its size matters (about a quarter of a model instance)."""
+
     sku: Identifier
     quantity: Quantity
     unit_price_cents: Cents
