@@ -63,7 +63,10 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
     )
     projection = Projection(app, settings, generation)
     app.transport = ProjectorTransport(
-        app.conf.broker_consumer, app, resume_offsets=projection.resume_offsets
+        app.conf.broker_consumer,
+        app,
+        resume_offsets=projection.resume_offsets,
+        commit_marker=projection.commit_marker,
     )
     reporter = ProgressReporter(projection)
     events = app.topic(settings.events_topic, partitions=settings.partitions, internal=False)
@@ -77,7 +80,9 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
     @app.timer(interval=PROGRESS_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
         if projection.assigned_once and not app.rebalancing:
+            await projection.follow()  # a blue/green replay may have switched generations
             await reporter.report()
+            await projection.rebuilds.finish(await projection.store())
 
     _pages(app, projection)
     app.projection = projection  # type: ignore[attr-defined]

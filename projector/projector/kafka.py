@@ -18,6 +18,12 @@
    which is exactly how an emptied Redis gets rebuilt. Faust takes the returned offsets
    as its committed positions, so its ack/commit bookkeeping follows.
 
+3. Marked commits. Faust commits offsets with empty metadata; this thread commits them
+   with ``ordersource:gen=<g>`` (``projector.offsets.marker``). Offsets written by
+   ``kafka-consumer-groups --reset-offsets`` or ``orders replay`` carry no marker, so on
+   the next assignment the projector can tell an operator's reset from its own progress
+   and honour it (``projector.reset``) instead of silently resuming from Redis.
+
 The app installs this transport with ``app.transport = ProjectorTransport(...)``
 (``App.transport`` has a public setter), before anything touches the consumer.
 """
@@ -26,9 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
+from time import monotonic
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
+from aiokafka.errors import CommitFailedError  # type: ignore[import-untyped]
+from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
@@ -50,6 +59,33 @@ class ReadCommittedThread(driver.AIOKafkaConsumerThread):
         # future aiokafka ignores the attribute instead of silently reading aborted data.
         if getattr(fetcher, "_isolation_level", None) != 1:
             raise RuntimeError("could not make the Faust consumer read_committed")
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        # Faust's own body (faust/transport/drivers/aiokafka.py), but with our metadata.
+        consumer = self._ensure_consumer()
+        metadata = cast(ProjectorTransport, self.transport).commit_marker()
+        now = monotonic()
+        assigned = self.assignment()
+        commitable = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        try:
+            await consumer.commit(
+                {
+                    driver.ensure_aiokafka_TP(tp): OffsetAndMetadata(offset, metadata)
+                    for tp, offset in commitable.items()
+                }
+            )
+            self.tp_last_committed_at.update({tp: now for tp in commitable})
+        except CommitFailedError as exc:
+            if "already rebalanced" in str(exc):
+                return False
+            self.log.exception("Committing raised exception: %r", exc)
+            await self.crash(exc)
+            return False
+        except Exception as exc:  # IllegalStateError and anything else: Faust crashes too
+            self.log.exception("Got exception: %r\nCurrent assignment: %r", exc, assigned)
+            await self.crash(exc)
+            return False
+        return True
 
     def last_stable_offset(self, tp: TP) -> int | None:
         consumer = self._ensure_consumer()
@@ -111,6 +147,12 @@ class CheckpointConsumer(driver.Consumer):
 class ProjectorTransport(driver.Transport):
     Consumer = CheckpointConsumer
 
-    def __init__(self, *args: Any, resume_offsets: ResumeOffsets, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        resume_offsets: ResumeOffsets,
+        commit_marker: Callable[[], str],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.resume_offsets = resume_offsets
+        self.resume_offsets, self.commit_marker = resume_offsets, commit_marker

@@ -1,9 +1,14 @@
 """The projector at run time: Redis, the store of its generation, and the Faust adapters.
 
-Generation: the projector writes the generation named by ``views:current`` (or the one
-it was created for; issue 5's blue/green rebuild starts a second projector on a new
-generation). It is resolved once per process; if Redis loses it the projector recreates
-the same generation and rebuilds it from the log (see ``BatchHandler``).
+Generation: the projector writes the generation ``projector.generations.target`` names
+(its own rebuild after an operator reset, else ``views:current``), or a fixed one it
+was created for. It follows that name: the progress timer calls ``follow`` twice a
+second, and when ``views:current`` moved (a blue/green replay switched), it rewinds —
+the same sequence as after a FLUSHALL — onto the new generation's checkpoints. Every
+batch captures its store *before* dropping stale records and every switch marks all
+records fetched so far stale *before* the store changes, so a batch planned against
+one generation can never be applied to another (the plan's keys carry the
+generation's prefix, and the commit script checks that generation's checkpoints).
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from redis.asyncio import Redis
 
 from ordersource import keys
 from ordersource.settings import Settings
+from projector import generations
 from projector.handler import BatchHandler
 from projector.kafka import CheckpointConsumer
 from projector.metrics import ProjectorMetrics
+from projector.offsets import marker
 from projector.projection import Incoming
+from projector.rebuild import RebuildKeeper
 from projector.store import RedisProjectionStore
 
 log = logging.getLogger(__name__)
@@ -36,24 +44,29 @@ class Projection:
         self.app, self.settings, self.metrics = app, settings, ProjectorMetrics()
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         self.redis = Redis.from_url(settings.redis_url, password=password, socket_timeout=5)
-        self._generation = generation
+        self.fixed = generation
         self._store: RedisProjectionStore | None = None
         self._lock = asyncio.Lock()
         self.assigned_once = False
+        self.rebuilds = RebuildKeeper(self)
 
     async def store(self) -> RedisProjectionStore:
         async with self._lock:
             if self._store is None:
-                generation = self._generation
-                if generation is None:
-                    current = await self.redis.get(keys.CURRENT_GENERATION)
-                    generation = _text(current) if current else keys.DEFAULT_GENERATION
-                self._store = RedisProjectionStore(self.redis, generation)
-                log.info("projecting into generation %s", generation)
+                generation = self.fixed or await generations.target(self.redis)
+                self._store = RedisProjectionStore(
+                    self.redis, generation or keys.DEFAULT_GENERATION
+                )
+                log.info("projecting into generation %s", self._store.generation)
             return self._store
 
-    async def handler(self) -> BatchHandler:
-        return BatchHandler(await self.store(), DeadLetterProducer(self), self, self.metrics)
+    async def use(self, store: RedisProjectionStore) -> None:
+        async with self._lock:
+            self._store = store
+        log.info("projecting into generation %s", store.generation)
+
+    def commit_marker(self) -> str:
+        return marker(self._store.generation if self._store else "-")
 
     async def resume_offsets(self, assigned: set[Any]) -> dict[Any, int | None]:
         store = await self.store()
@@ -61,11 +74,15 @@ class Projection:
         # begin at the earliest offsets without a rewind; if Redis has lost the
         # generation, its checkpoints are gone too, so "earliest" is right either way.
         await store.initialize(time.time())
+        if self.fixed is None:
+            store = await self.rebuilds.honour_reset(store, {tp.partition for tp in assigned})
         stored = await store.checkpoints()
         self.assigned_once = True
         return {tp: stored.get(tp.partition) for tp in assigned}
 
     async def project(self, events: Sequence[faust.types.EventT[Any]]) -> None:
+        # The store first, then the stale filter, with no await in between (see above).
+        store = await self.store()
         consumer = cast(CheckpointConsumer, self.app.consumer)
         batch = [
             Incoming(m.partition, m.offset, m.key, m.value)
@@ -76,17 +93,31 @@ class Projection:
             if not consumer.is_stale(m)
         ]
         if batch:
+            handler = BatchHandler(store, DeadLetterProducer(self), self, self.metrics)
             with self.metrics.batch_seconds.time():
-                await (await self.handler()).handle(batch)
+                await handler.handle(batch)
+
+    async def follow(self) -> None:
+        """Move to the generation the projector should write, if it changed."""
+        if self.fixed is None and self._store is not None:
+            wanted = await generations.target(self.redis)
+            if wanted is not None and wanted != self._store.generation:
+                log.info("generation %s -> %s: following", self._store.generation, wanted)
+                await self.rewind()
 
     async def rewind(self) -> None:
         """Re-read every assigned partition from the store's checkpoint (Faust's own
-        revocation sequence: stop the flow, drop queued records, seek, resume)."""
+        revocation sequence: stop the flow, drop queued records, seek, resume), after
+        resolving the generation to write again."""
         app, consumer = self.app, cast(CheckpointConsumer, self.app.consumer)
         consumer.stop_flow()
         app.flow_control.suspend()
         app.flow_control.clear()
         await asyncio.sleep(FLOW_SETTLE_S)
+        consumer.seek_epoch += 1  # everything fetched so far is stale, before the store changes
+        if self.fixed is None:
+            async with self._lock:
+                self._store = None
         await consumer.perform_seek()  # to the store's checkpoints; older records go stale
         app.flow_control.resume()
         consumer.resume_flow()

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from ordersource import codec
-from ordersource.keys import CURRENT_GENERATION, ViewKeys
+from ordersource.keys import CURRENT_GENERATION, GENERATIONS, ViewKeys
 from ordersource.views import rfc3339
 from projector.plan_ops import plan_ops
 from projector.projection import BatchPlan, Snapshot
@@ -45,6 +45,25 @@ end
 return 1
 """
 
+_INITIALIZE = """
+local doc = redis.call('HGET', KEYS[2], ARGV[1])
+if doc and cjson.decode(doc).state == 'retired' then return 0 end
+redis.call('HSETNX', KEYS[1], 'generation', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'created_at', ARGV[2])
+local cur = redis.call('GET', KEYS[3])
+if ARGV[3] == '1' and not cur then
+  redis.call('SET', KEYS[3], ARGV[1])
+  cur = ARGV[1]
+end
+if not doc then
+  local state = 'building'
+  if cur == ARGV[1] then state = 'live' end
+  local t = {state = state, origin = ARGV[4], created_at = ARGV[2]}
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(t))
+end
+return 1
+"""
+
 
 class ProjectionStore(Protocol):
     generation: str
@@ -66,9 +85,15 @@ class ProjectionStore(Protocol):
 
 
 class RedisProjectionStore:
-    def __init__(self, redis: Redis, generation: str) -> None:
+    """``claim_current``: make this generation current if none is (the projector's
+    behaviour, so an emptied Redis shows views again as they are rebuilt); off for
+    generations a replay builds beside the current one."""
+
+    def __init__(self, redis: Redis, generation: str, *, claim_current: bool = True) -> None:
         self.redis, self.generation, self.keys = redis, generation, ViewKeys(generation)
+        self.claim_current = claim_current
         self._commit = redis.register_script(_COMMIT)
+        self._initialize = redis.register_script(_INITIALIZE)
 
     async def load(self, order_ids: Iterable[str], partitions: Iterable[int]) -> Snapshot | None:
         ids, parts = list(order_ids), sorted(set(partitions))
@@ -97,11 +122,18 @@ class RedisProjectionStore:
         return bool(await self._commit(args=args))
 
     async def initialize(self, now: float) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hsetnx(self.keys.meta, "generation", self.generation)
-        pipe.hsetnx(self.keys.meta, "created_at", rfc3339_from(now))
-        pipe.set(CURRENT_GENERATION, self.generation, nx=True)
-        await pipe.execute()
+        # One script: a retired generation (switched away from, being dropped) is never
+        # recreated by a straggling batch, and the registry learns every generation.
+        names = [self.keys.meta, GENERATIONS, CURRENT_GENERATION]
+        claim = "1" if self.claim_current else "0"
+        args = [self.generation, rfc3339_from(now), claim, "projector"]
+        await self._initialize(keys=names, args=args)
+
+    async def rewind_checkpoints(self, offsets: dict[int, int]) -> None:
+        """Move partitions' checkpoints back (an operator reset to an offset or a time)."""
+        if offsets:
+            mapping = {str(p): str(o) for p, o in offsets.items()}
+            await self.redis.hset(self.keys.checkpoint, mapping=mapping)  # type: ignore[arg-type]
 
     async def checkpoints(self) -> dict[int, int]:
         stored = await self.redis.hgetall(self.keys.checkpoint)
@@ -111,6 +143,10 @@ class RedisProjectionStore:
         if progress:
             mapping = {str(p): codec.dumps(v) for p, v in progress.items()}
             await self.redis.hset(self.keys.progress, mapping=mapping)  # type: ignore[arg-type]
+
+    async def progress(self) -> dict[int, dict[str, Any]]:
+        stored = await self.redis.hgetall(self.keys.progress)
+        return {int(p): codec.loads(v) for p, v in stored.items()}
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

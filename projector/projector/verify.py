@@ -3,8 +3,10 @@
 The log is read like the projector reads it (read_committed, the shared codec, the
 shared ``evolve``, the same rules: duplicates skipped, an order stops at a version gap,
 undecodable records ignored). Every order's view, its history, its index entries and
-the stats are compared with the generation named by ``views:current``. An empty list
-means Redis equals the fold of the log. Backs the ``orders verify`` CLI.
+the stats are compared with the generation named by ``views:current`` (or the one
+asked for; a ``bounded`` generation is compared with the fold of the log up to its
+checkpoints, i.e. the log as of its ``until``). An empty list means Redis equals the
+fold of the log. Backs the ``orders verify`` CLI.
 """
 
 from __future__ import annotations
@@ -37,11 +39,22 @@ class Difference:
 class Folded:
     states: dict[str, OrderState]
     history: dict[str, dict[int, bytes]]
+    events: int = 0
+    """Events folded into the states (duplicates, gaps and unreadable records excluded)."""
 
 
-def fold_log(settings: Settings, timeout_s: float = 60.0) -> Folded:
+@dataclass
+class Report:
+    generation: str
+    events: int
+    differences: list[Difference]
+
+
+def fold_log(
+    settings: Settings, timeout_s: float = 60.0, stop: dict[int, int] | None = None
+) -> Folded:
     folded = Folded({}, {})
-    for value in read_log(settings, timeout_s):
+    for value in read_log(settings, timeout_s, stop):
         try:
             event = decode_event(value)
         except UndecodableEvent:
@@ -54,11 +67,15 @@ def fold_log(settings: Settings, timeout_s: float = 60.0) -> Folded:
         except FoldError:
             continue
         folded.history.setdefault(event.order_id, {})[event.version] = value or b""
+        folded.events += 1
     return folded
 
 
-def read_log(settings: Settings, timeout_s: float = 60.0) -> list[bytes | None]:
-    """Every committed record value of the events topic, partition by partition."""
+def read_log(
+    settings: Settings, timeout_s: float = 60.0, stop: dict[int, int] | None = None
+) -> list[bytes | None]:
+    """Every committed record value of the events topic, partition by partition
+    (below ``stop[partition]`` when given; a partition missing from ``stop``: none)."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         isolation_level="read_committed",
@@ -72,6 +89,8 @@ def read_log(settings: Settings, timeout_s: float = 60.0) -> list[bytes | None]:
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
+        if stop is not None:
+            end = {tp: min(end[tp], stop.get(tp.partition, 0)) for tp in tps}
         values: dict[int, list[bytes | None]] = {tp.partition: [] for tp in tps}
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end[tp] for tp in tps):
@@ -85,14 +104,23 @@ def read_log(settings: Settings, timeout_s: float = 60.0) -> list[bytes | None]:
 
 
 def verify(settings: Settings, generation: str | None = None) -> list[Difference]:
-    folded = fold_log(settings)
+    return check(settings, generation).differences
+
+
+def check(settings: Settings, generation: str | None = None) -> Report:
     # Replies are bytes (no decode_responses); redis-py types them as unions, hence Any.
     client: Any = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     try:
         if generation is None:
             current = client.get(keys.CURRENT_GENERATION)
             generation = current.decode() if current else keys.DEFAULT_GENERATION
-        return _compare(folded, client, keys.ViewKeys(generation))
+        view = keys.ViewKeys(generation)
+        doc = client.hget(keys.GENERATIONS, generation)
+        stop = None
+        if doc is not None and codec.loads(doc).get("state") == "bounded":
+            stop = {int(p): int(o) for p, o in client.hgetall(view.checkpoint).items()}
+        folded = fold_log(settings, stop=stop)
+        return Report(generation, folded.events, _compare(folded, client, view))
     finally:
         client.close()
 

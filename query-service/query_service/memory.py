@@ -25,6 +25,8 @@ class InMemoryViewStore:
         self.histories: dict[str, dict[int, bytes]] = {}
         self.meta: dict[str, Any] = {"generation": generation}
         self.up = True
+        self.others: dict[str, InMemoryViewStore] = {}
+        """Other generations (e.g. a bounded replay), by id."""
 
     def apply(self, events: list[Event]) -> None:
         for event in events:
@@ -37,6 +39,14 @@ class InMemoryViewStore:
 
     async def generation(self) -> str:
         return self.current
+
+    async def at(self, generation: str | None) -> InMemoryViewStore | None:
+        if generation is None or generation == self.current:
+            return self
+        return self.others.get(generation)
+
+    async def again(self) -> InMemoryViewStore:
+        return self
 
     async def order(self, order_id: str) -> dict[str, Any] | None:
         return self.views.get(order_id)

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from ordersource import codec
 from ordersource.domain import OrderStatus
 from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
-from query_service.deps import StoreDep
+from query_service.deps import ViewsDep
 from query_service.problems import Problem
 from query_service.store import Index, ViewStore
 from query_service.timetravel import view_at
@@ -34,7 +34,7 @@ router = APIRouter()
 @router.get("/orders/{order_id}")
 async def get_order(
     order_id: str,
-    store: StoreDep,
+    store: ViewsDep,
     min_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     wait_ms: Annotated[int, Query(ge=0, le=2**31)] = 0,
     at_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
@@ -69,6 +69,7 @@ async def _wait_for(
     deadline = time.monotonic() + wait_ms / 1000
     pause = 0.005
     while True:
+        store = await store.again()  # a blue/green switch during the wait: follow it
         view = await store.order(order_id)
         if view is not None and view["version"] >= min_version:
             return view
@@ -116,7 +117,7 @@ def _view_response(view: dict[str, Any], status: str, if_none_match: str | None)
 
 @router.get("/orders")
 async def list_orders(
-    store: StoreDep,
+    store: ViewsDep,
     customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -152,7 +153,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}/history")
-async def order_history(order_id: str, store: StoreDep) -> Response:
+async def order_history(order_id: str, store: ViewsDep) -> Response:
     events = await store.history(order_id)
     if not events:
         raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)

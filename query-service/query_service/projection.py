@@ -16,13 +16,13 @@ from fastapi.responses import Response
 
 from ordersource import codec
 from ordersource.views import rfc3339, stats_document
-from query_service.deps import StoreDep
+from query_service.deps import StoreDep, ViewsDep
 
 router = APIRouter()
 
 
 @router.get("/stats")
-async def stats(store: StoreDep) -> Response:
+async def stats(store: ViewsDep) -> Response:
     body = {"generation": await store.generation(), **stats_document(await store.stats())}
     return Response(codec.dumps(body), media_type="application/json")
 

@@ -1,7 +1,9 @@
 """The read port (``ViewStore``) and its Redis adapter. Reads only; the projector writes.
 
-Every call first reads ``views:current`` (one GET) and then the keys of that generation,
-so a blue/green switch is seen by the next request and nothing can go stale in here.
+Generations: a request resolves its generation once (``at``: ``views:current``, or the
+``?generation=`` it asked for) and reads every key of that one generation through the
+bound store it gets back, so a blue/green switch is seen by the next request, and a
+request that reads several keys (a list page) never mixes two generations.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ Index = tuple[str, str | None]
 
 class ViewStore(Protocol):
     async def generation(self) -> str: ...
+
+    async def at(self, generation: str | None) -> ViewStore | None:
+        """This store bound to one generation (None: the current one, as of now), or
+        None if that generation does not exist."""
+
+    async def again(self) -> ViewStore:
+        """Bound to the current generation again, unless pinned to an explicit one
+        (long polls re-resolve: a switch must not leave them on a retired generation)."""
 
     async def order(self, order_id: str) -> dict[str, Any] | None: ...
 
@@ -40,14 +50,29 @@ class ViewStore(Protocol):
 
 
 class RedisViewStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, generation: str | None = None, pinned: bool = False) -> None:
         # redis-py types every reply as a union (bytes | str | ...); this client never
         # decodes responses, so every reply is bytes: typed as Any rather than cast 20 times.
         self.redis: Any = redis
+        self.bound, self.pinned = generation, pinned
 
     async def generation(self) -> str:
+        if self.bound is not None:
+            return self.bound
         current = await self.redis.get(CURRENT_GENERATION)
         return current.decode() if current else DEFAULT_GENERATION
+
+    async def at(self, generation: str | None) -> RedisViewStore | None:
+        if generation is None:
+            return RedisViewStore(self.redis, await RedisViewStore(self.redis).generation())
+        if not await self.redis.exists(ViewKeys(generation).meta):
+            return None
+        return RedisViewStore(self.redis, generation, pinned=True)
+
+    async def again(self) -> RedisViewStore:
+        if self.pinned:
+            return self
+        return RedisViewStore(self.redis, await RedisViewStore(self.redis).generation())
 
     async def _keys(self) -> ViewKeys:
         return ViewKeys(await self.generation())

@@ -8,6 +8,13 @@ Command side (ephemeral, with TTLs):
 
 Read side (views), per generation ``g`` so a rebuild can run beside the live views:
   views:current             the generation queries read
+  views:generations         hash g -> JSON {state: live|building|bounded|retired, origin,
+                            created_at, until?}: every generation that exists (ids are
+                            increasing integers; ``views:generation_seq`` is the last one)
+  views:rebuild             the generation the projector is rebuilding after an operator
+                            reset to the earliest offsets (absent otherwise)
+  views:resets_seen:{group} hash partition -> unmarked committed offset the projector has
+                            already acted on (so a restart does not act on it twice)
   v:{g}:order:{id}          JSON view of one order
   v:{g}:history:{id}        hash version -> event JSON (each version exactly once)
   v:{g}:by_customer:{cid}   zset of order ids, score = creation sequence
@@ -28,6 +35,13 @@ from __future__ import annotations
 RESULTS_CHANNEL = "orders:results"
 CURRENT_GENERATION = "views:current"
 DEFAULT_GENERATION = "1"
+GENERATIONS = "views:generations"
+GENERATION_SEQ = "views:generation_seq"
+REBUILD_GENERATION = "views:rebuild"
+
+
+def resets_seen(group: str) -> str:
+    return f"views:resets_seen:{group}"
 
 
 def result(command_id: str) -> str:
@@ -49,6 +63,11 @@ class ViewKeys:
 
     def __init__(self, generation: str) -> None:
         self.prefix = f"v:{generation}:"
+
+    @property
+    def pattern(self) -> str:
+        """SCAN pattern matching every key of the generation (ids never contain ``*?[``)."""
+        return f"{self.prefix}*"
 
     def order(self, order_id: str) -> str:
         return f"{self.prefix}order:{order_id}"

@@ -1,0 +1,134 @@
+"""View generations: the registry in ``views:generations`` and the atomic moves on it.
+
+A generation is one complete set of view keys (``v:{g}:*``). Queries read the one named
+by ``views:current``; a rebuild fills another one beside it and ``switch`` makes it
+current in one Lua step, only if it has applied at least everything the current one
+has (per partition checkpoint), so no reader ever sees a view go back in time. The
+old generation is then ``retired`` (a straggling projector may no longer recreate it)
+and ``drop`` removes its keys in batches, marker first.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ordersource import codec, keys
+from ordersource.views import rfc3339
+
+LIVE, BUILDING, BOUNDED, RETIRED = "live", "building", "bounded", "retired"
+
+_ALLOCATE = """
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
+local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+if cur > n then n = cur end
+for _, g in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local v = tonumber(g)
+  if v and v > n then n = v end
+end
+n = n + 1
+redis.call('SET', KEYS[2], n)
+redis.call('HSET', KEYS[1], tostring(n), ARGV[1])
+if ARGV[2] == '1' then redis.call('SET', KEYS[4], tostring(n)) end
+return tostring(n)
+"""
+
+_SWITCH = """
+local cur = redis.call('GET', KEYS[1])
+if (ARGV[2] == '' and cur) or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end
+local old = redis.call('HGETALL', KEYS[5])
+for i = 1, #old, 2 do
+  if tonumber(redis.call('HGET', KEYS[4], old[i]) or '-1') < tonumber(old[i + 1]) then
+    return -1
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+local function mark(g, state, field)
+  local doc = redis.call('HGET', KEYS[2], g)
+  local t = doc and cjson.decode(doc) or {}
+  t.state = state
+  t[field] = ARGV[3]
+  redis.call('HSET', KEYS[2], g, cjson.encode(t))
+end
+mark(ARGV[1], 'live', 'live_since')
+if ARGV[2] ~= '' then mark(ARGV[2], 'retired', 'retired_at') end
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
+
+async def allocate(
+    redis: Redis, state: str, origin: str, *, until: str | None = None, rebuild: bool = False
+) -> str:
+    """A new generation id (max of every id seen + 1), registered with ``state``.
+
+    ``rebuild`` also names it in ``views:rebuild`` (the projector's own rebuild)."""
+    doc = {"state": state, "origin": origin, "created_at": now_text()}
+    if until is not None:
+        doc["until"] = until
+    names = [keys.GENERATIONS, keys.GENERATION_SEQ, keys.CURRENT_GENERATION]
+    names.append(keys.REBUILD_GENERATION)
+    args = [codec.dumps(doc).decode(), "1" if rebuild else "0"]
+    found = await redis.eval(_ALLOCATE, len(names), *names, *args)
+    return _text(found)
+
+
+async def switch(redis: Redis, new: str, old: str | None) -> int:
+    """Make ``new`` current if ``old`` still is and ``new`` is not behind it.
+
+    1 = switched, 0 = ``views:current`` is no longer ``old``, -1 = ``new`` is behind."""
+    names = [keys.CURRENT_GENERATION, keys.GENERATIONS, keys.REBUILD_GENERATION]
+    names += [keys.ViewKeys(new).checkpoint, keys.ViewKeys(old or new).checkpoint]
+    if old is None:
+        names[-1] = keys.ViewKeys(new).prefix + "-none-"  # nothing to be behind of
+    args = [new, old or "", now_text()]
+    return int(await redis.eval(_SWITCH, len(names), *names, *args))
+
+
+async def drop(redis: Redis, generation: str, batch: int = 1000) -> int:
+    """Delete every key of a generation that is not current; returns how many."""
+    if await current(redis) == generation:
+        raise ValueError(f"generation {generation} is current; refusing to drop it")
+    view = keys.ViewKeys(generation)
+    # The marker first: a straggling projector's commit into it then fails its guard
+    # instead of writing into a half-deleted generation.
+    deleted = int(await redis.unlink(view.meta))
+    pending: list[Any] = []
+    async for key in redis.scan_iter(match=view.pattern, count=batch):
+        pending.append(key)
+        if len(pending) >= batch:
+            deleted += int(await redis.unlink(*pending))
+            pending = []
+    if pending:
+        deleted += int(await redis.unlink(*pending))
+    await redis.hdel(keys.GENERATIONS, generation)
+    return deleted
+
+
+async def current(redis: Redis) -> str | None:
+    found = await redis.get(keys.CURRENT_GENERATION)
+    return _text(found) if found else None
+
+
+async def target(redis: Redis) -> str | None:
+    """What the projector should write: its own rebuild if one runs, else the current."""
+    rebuild, live = await redis.mget([keys.REBUILD_GENERATION, keys.CURRENT_GENERATION])
+    found = rebuild or live
+    return _text(found) if found else None
+
+
+async def registry(redis: Redis) -> dict[str, dict[str, Any]]:
+    stored = await redis.hgetall(keys.GENERATIONS)
+    found = {_text(g): codec.loads(doc) for g, doc in stored.items()}
+    return dict(sorted(found.items(), key=lambda item: int(item[0])))
+
+
+def now_text() -> str:
+    return rfc3339(datetime.fromtimestamp(time.time(), UTC))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,74 @@
+"""What ``orders status`` shows: generations, per-partition progress, projector, DLQ.
+
+Read-only, synchronous (one Redis client, one Kafka admin client). Lag here is
+``end offset - applied offset`` of the current generation: every Kafka transaction ends
+with a commit marker that takes an offset, so a fully caught-up partition can show a
+lag of a few offsets (the projector's own ``/projection`` report corrects for that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from ordersource import codec, keys
+from ordersource.settings import Settings
+from projector import offsets
+
+
+@dataclass
+class Status:
+    current: str | None
+    generations: dict[str, dict[str, Any]]
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    dlq_records: int = 0
+    dlq_unhandled: int = 0
+
+
+def dlq_group(settings: Settings) -> str:
+    """The consumer group whose committed offsets mark dead letters as handled."""
+    return f"{settings.projector_group}-dlq"
+
+
+def gather(settings: Settings, admin: Any) -> Status:
+    client: Any = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    try:
+        current = client.get(keys.CURRENT_GENERATION)
+        status = Status(current.decode() if current else None, _generations(client))
+        view = keys.ViewKeys(status.current or keys.DEFAULT_GENERATION)
+        applied = {int(p): int(o) for p, o in client.hgetall(view.checkpoint).items()}
+    finally:
+        client.close()
+    ends = offsets.ends(admin, settings.events_topic)
+    for p, end in sorted(ends.items()):
+        status.partitions.append(
+            {
+                "partition": p,
+                "applied": applied.get(p, 0),
+                "end": end,
+                "lag": end - applied.get(p, 0),
+            }
+        )
+    status.members = offsets.members(admin, settings.projector_group)
+    dlq_end = offsets.ends(admin, settings.dlq_topic)
+    dlq_start = offsets.earliest(admin, settings.dlq_topic)
+    handled = offsets.committed(admin, dlq_group(settings), settings.dlq_topic)
+    status.dlq_records = sum(dlq_end[p] - dlq_start[p] for p in dlq_end)
+    status.dlq_unhandled = sum(
+        dlq_end[p] - max(dlq_start[p], handled[p].offset if p in handled else 0) for p in dlq_end
+    )
+    return status
+
+
+def _generations(client: Any) -> dict[str, dict[str, Any]]:
+    found = {g.decode(): codec.loads(doc) for g, doc in client.hgetall(keys.GENERATIONS).items()}
+    pipe = client.pipeline(transaction=False)
+    ordered = sorted(found, key=int)
+    for g in ordered:
+        pipe.hget(keys.ViewKeys(g).meta, "events_applied")
+    for g, applied in zip(ordered, pipe.execute(), strict=True):
+        found[g]["events_applied"] = int(applied or 0)
+    return {g: found[g] for g in ordered}
