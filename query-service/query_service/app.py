@@ -52,11 +52,11 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
     app.include_router(orders.router, dependencies=[Depends(require(book, Role.READER))])
     app.include_router(projection.router, dependencies=[Depends(require(book, Role.READER))])
 
-    @app.get("/healthz")
+    @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return Response(codec.dumps({"status": "ok"}), media_type="application/json")
 
-    @app.get("/readyz")
+    @app.get("/readyz", include_in_schema=False)
     async def readyz(store: StoreDep) -> Response:
         try:
             ok = await store.ping()
@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         body = {"status": "ok" if ok else "unavailable", "redis": ok}
         return Response(codec.dumps(body), 200 if ok else 503, media_type="application/json")
 
-    @app.get("/metrics")
+    @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from ordersource import codec
 from ordersource.domain import OrderStatus
+from ordersource.web import problem_responses
 from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
 from query_service.deps import ViewsDep
 from query_service.problems import Problem
@@ -31,7 +32,19 @@ IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
 router = APIRouter()
 
 
-@router.get("/orders/{order_id}")
+COMMON = {
+    401: "No valid bearer token",
+    403: "The token lacks the reader role",
+    422: "Invalid parameters (or unknown generation)",
+    503: "The view store does not answer",
+}
+ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (If-None-Match)"},
+    **problem_responses({**COMMON, 404: "Unknown order", 409: "View behind min_version"}),
+}
+
+
+@router.get("/orders/{order_id}", responses=ORDER_ERRORS)
 async def get_order(
     order_id: str,
     store: ViewsDep,
@@ -115,7 +128,7 @@ def _view_response(view: dict[str, Any], status: str, if_none_match: str | None)
     return Response(codec.dumps(view), headers=headers, media_type="application/json")
 
 
-@router.get("/orders")
+@router.get("/orders", responses=problem_responses(COMMON))
 async def list_orders(
     store: ViewsDep,
     customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
@@ -152,7 +165,9 @@ async def list_orders(
     return Response(codec.dumps(body), media_type="application/json")
 
 
-@router.get("/orders/{order_id}/history")
+@router.get(
+    "/orders/{order_id}/history", responses=problem_responses({**COMMON, 404: "Unknown order"})
+)
 async def order_history(order_id: str, store: ViewsDep) -> Response:
     events = await store.history(order_id)
     if not events:

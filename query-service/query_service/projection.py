@@ -16,18 +16,20 @@ from fastapi.responses import Response
 
 from ordersource import codec
 from ordersource.views import rfc3339, stats_document
+from ordersource.web import problem_responses
 from query_service.deps import StoreDep, ViewsDep
+from query_service.orders import COMMON
 
 router = APIRouter()
 
 
-@router.get("/stats")
+@router.get("/stats", responses=problem_responses(COMMON))
 async def stats(store: ViewsDep) -> Response:
     body = {"generation": await store.generation(), **stats_document(await store.stats())}
     return Response(codec.dumps(body), media_type="application/json")
 
 
-@router.get("/projection")
+@router.get("/projection", responses=problem_responses(COMMON))
 async def projection(store: StoreDep) -> Response:
     info = await store.projection()
     meta, checkpoint, progress = info["meta"], info["checkpoint"], info["progress"]
