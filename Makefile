@@ -15,15 +15,19 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   deploy/local/lib.sh deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
 
 .PHONY: help install kafka-libs run stop status test lint typecheck pytest unit component \
-  integration e2e clean
+  integration e2e clean test-all fault bench
 
 help:
 	@echo "make install      venv + editable install (re-runs only when requirements change)"
 	@echo "make run          start Kafka, Redis and the four services in the background"
 	@echo "make stop         stop them; make status shows which are alive"
 	@echo "make start-NAME / stop-NAME   one of: kafka redis decider command-api projector query-api"
-	@echo "make test         lint + typecheck + the whole pytest suite (own Kafka/Redis on free ports)"
+	@echo "make test         lint + typecheck + pytest minus the slow tests (own Kafka/Redis on free ports)"
 	@echo "make unit|component|integration|e2e   one test layer (PYTEST_ARGS=... to add options)"
+	@echo "make test-all     like make test, plus the slow tests (every fault test included)"
+	@echo "make fault        every fault-injection test; table in bench/results/faults-<time>.md"
+	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
+	@echo "                  (own Kafka/Redis/services on free ports; BENCH_QUICK=1: ~1 min)"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
 
 install: $(VENV)/.installed
@@ -67,14 +71,27 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# `make test` leaves out the `slow` tests (long fault runs); a quick fault subset stays in.
 pytest: install kafka-libs
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: install kafka-libs lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Every `fault` test (slow ones included); the results table is printed and written here.
+fault: install kafka-libs
+	ORDERS_FAULT_REPORT=bench/results/faults-$$(date -u +%Y%m%dT%H%M%SZ).md \
+	  $(BIN)/pytest -m fault $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 component integration e2e: install kafka-libs
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
+
+# Not part of `make test`: no timing assertions in pytest. Results in bench/results/.
+bench: install kafka-libs
+	$(BIN)/python -m bench.run
 
 clean: stop
 	rm -rf .state
