@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ordersource import codec
 from ordersource.auth import Role, TokenBook
@@ -32,12 +32,17 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
             app.state.store = store
             yield
             return
-        redis = Redis.from_url(
+        # A blocking pool: under a burst, requests wait briefly for a connection instead
+        # of failing with "Too many connections".
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=64,
+            timeout=2,
             socket_timeout=2,
             socket_connect_timeout=2,
             **redis_options(settings),
         )
+        redis = Redis(connection_pool=pool)
         app.state.store = RedisViewStore(redis)
         try:
             yield

@@ -24,9 +24,16 @@ from ordersource.web import install_problem_handlers, require
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, **redis_options(settings)
+        # A blocking pool: under a burst, requests wait briefly for a connection instead
+        # of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=64,
+            timeout=2,
+            socket_timeout=2,
+            **redis_options(settings),
         )
+        client = aioredis.Redis(connection_pool=pool)
         commands = CommandLog(settings)
         waiter = VerdictWaiter(client)
         await waiter.start()

@@ -9,6 +9,7 @@ even across orders; the decider repeats that check durably from the log.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class CommandGateway:
         self.redis = client
         self.commands = commands
         self.waiter = waiter
+        self._background: set[asyncio.Task[None]] = set()
 
     async def submit(
         self, make: CommandFactory, *, fingerprint: Any, idempotency_key: str | None
@@ -60,7 +62,10 @@ class CommandGateway:
                 return self._respond(replay, replayed=True)
         command = make(command_id, request_hash)
         self.waiter.expect(command_id)
-        await self._mark_pending(command_id)
+        # Only for GET /commands/{id}; not worth a round trip on every command's path.
+        pending = asyncio.create_task(self._mark_pending(command_id))
+        self._background.add(pending)
+        pending.add_done_callback(self._background.discard)
         try:
             await self.commands.send(command)
         except KafkaError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -14,15 +15,23 @@ from ordersource.domain import FoldError
 log = logging.getLogger(__name__)
 
 
-def catch_up(reader: KafkaConsumer, topic: str, book: PartitionBook) -> int:
+def catch_up(
+    reader: KafkaConsumer,
+    topic: str,
+    book: PartitionBook,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
     """Fold every committed event of ``book``'s partition from ``book.next_offset`` to the
-    end of the log into the book. Returns how many events were read."""
+    end of the log into the book. Returns how many events were read.
+
+    ``stop`` ends it early; the book is then consistent up to ``book.next_offset`` and a
+    later catch-up goes on from there."""
     tp = TopicPartition(topic, book.partition)
     reader.assign([tp])
     reader.seek(tp, book.next_offset)
     end = reader.end_offsets([tp])[tp]  # read_committed: the last stable offset
     started, count = time.perf_counter(), 0
-    while reader.position(tp) < end:
+    while reader.position(tp) < end and not stop():
         for record in reader.poll(timeout_ms=500).get(tp, []):
             if record.offset >= end:
                 break
@@ -35,7 +44,8 @@ def catch_up(reader: KafkaConsumer, topic: str, book: PartitionBook) -> int:
                 # The projector dead-letters these; the decider must not stall on them.
                 book.skipped += 1
                 log.error("partition %d offset %d unreadable: %s", tp.partition, record.offset, exc)
-    book.next_offset = max(book.next_offset, end)
+    if not stop():
+        book.next_offset = max(book.next_offset, end)
     elapsed = time.perf_counter() - started
     if count:
         log.info(

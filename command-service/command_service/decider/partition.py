@@ -69,6 +69,7 @@ class PartitionWriter(threading.Thread):
         self.caught_up = threading.Event()
         self.stopping = threading.Event()
         self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
+        self.in_transaction = False  # the book holds tentative state while this is True
         self.producer = KafkaProducer(
             **kafka,
             transactional_id=f"{settings.decider_group}-p{tp.partition}",
@@ -118,7 +119,9 @@ class PartitionWriter(threading.Thread):
         )
         try:
             with metrics.CATCHUP_SECONDS.time():
-                events = catch_up(reader, self.settings.events_topic, self.book)
+                events = catch_up(
+                    reader, self.settings.events_topic, self.book, self.stopping.is_set
+                )
         finally:
             reader.close()
         metrics.CATCHUP_EVENTS.inc(events)
@@ -128,6 +131,7 @@ class PartitionWriter(threading.Thread):
         records = [record for delivery in batch for record in delivery.records]
         verdicts: list[Verdict] = []
         last_sent = None
+        self.in_transaction = True
         try:
             self.producer.begin_transaction()
             for record in records:
@@ -140,14 +144,18 @@ class PartitionWriter(threading.Thread):
             self.producer.send_offsets_to_transaction({self.tp: offset}, batch[-1].group)
             with metrics.COMMIT_SECONDS.time():
                 self.producer.commit_transaction()
+            if last_sent is not None:
+                # Our own events are in the book already; later catch-ups start after them.
+                self.book.next_offset = last_sent.get().offset + 1
         except ProducerFencedError:
+            # Nothing of this batch is committed: the book must not be reused as it is.
+            self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
             raise
         except (KafkaError, Abandoned) as exc:
             self._roll_back(exc)
             return
-        if last_sent is not None:
-            # Our own events are in the book already; later catch-ups start after them.
-            self.book.next_offset = last_sent.get().offset + 1
+        finally:
+            self.in_transaction = False
         for verdict in verdicts:
             metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
         self._announce(verdicts)
@@ -182,9 +190,8 @@ class PartitionWriter(threading.Thread):
     def _roll_back(self, cause: BaseException) -> None:
         """Forget the tentative state, re-read the log, have the consumer re-seek."""
         self.refused += 1
-        log.warning(
-            "partition %d: transaction refused (%r); rolling back", self.tp.partition, cause
-        )
+        log.warning("partition %d: transaction refused (%r); rolled back", self.tp.partition, cause)
+        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
         try:
             self.producer.abort_transaction()
         except KafkaError as exc:
@@ -192,7 +199,6 @@ class PartitionWriter(threading.Thread):
         if self.stopping.is_set():
             return
         self.needs_seek.set()  # the consumer thread re-seeks to the committed offset
-        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
         self._catch_up()
 
     def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:

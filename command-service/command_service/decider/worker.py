@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -141,12 +142,14 @@ class Decider:
         writers = [self.writers.pop(p) for p in partitions if p in self.writers]
         for writer in writers:
             writer.stopping.set()
+        deadline = time.monotonic() + REVOKE_WAIT_S
         for writer in writers:
-            writer.join(timeout=REVOKE_WAIT_S)
+            writer.join(timeout=max(0.0, deadline - time.monotonic()))
             self.retired.append(writer)
-            if not writer.is_alive() and writer.caught_up.is_set():
-                # Keep the book: if the partition comes back, catching up from where we
-                # were is enough — what another owner wrote meanwhile is in the log.
+            if not writer.is_alive() and not writer.in_transaction:
+                # Keep the book (also a half caught-up one: it is consistent up to its
+                # next_offset). If the partition comes back, catching up from there is
+                # enough — what another owner wrote meanwhile is in the log.
                 self.books[writer.tp.partition] = writer.book
 
 
