@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-import uuid6
+import uuid_utils
 
 _NAMESPACE = uuid.UUID("6f0e4c8e-3b7a-5c1d-9e2f-0a1b2c3d4e5f")
 
 
 def new_id() -> str:
-    """A fresh UUIDv7 string (time-ordered)."""
-    return str(uuid6.uuid7())
+    """A fresh UUIDv7 string (time-ordered). uuid-utils: ~20x faster than pure Python, and
+    the decider makes one per event."""
+    return str(uuid_utils.uuid7())
 
 
 def command_id_for_key(idempotency_key: str) -> str:
