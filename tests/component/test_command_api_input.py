@@ -85,3 +85,46 @@ def test_hostile_input_is_refused_and_writes_nothing(
                 assert response.json()["status"] == expected
     assert failures == []
     assert read_log(settings_env) == []
+
+
+def test_hostile_transport_level_input_never_gets_a_5xx(
+    services: Any, settings_env: Mapping[str, str]
+) -> None:
+    services("decider")
+    api = services("command-api")
+    nested = '{"items": ' + "[" * 5000 + "1" + "]" * 5000 + "}"
+    cases: list[tuple[str, str, dict[str, Any], set[int]]] = [
+        ("deeply nested JSON", "/orders", {"content": nested}, {400, 422}),
+        (
+            "huge header",
+            "/orders",
+            {"json": place_body(), "headers": {"X-Pad": "a" * 100_000}},
+            {400, 413, 431},
+        ),
+        ("unicode sku", "/orders", {"json": body(**line(sku="äpfel"))}, {422}),
+        ("zero-width id", "/orders", {"json": body(customer_id="bob\u200b")}, {422}),
+        ("emoji currency", "/orders", {"json": body(currency="€UR")}, {422}),
+        ("NUL in body", "/orders", {"content": '{"customer_id": "b\\u0000b"}'}, {422}),
+        (
+            "path traversal id",
+            "/orders/..%2F..%2Fetc/cancel",
+            {"json": {"reason": "x"}},
+            {404, 422},
+        ),
+        ("dot-dot id", "/orders/../orders/cancel", {"json": {"reason": "x"}}, {404, 405, 422}),
+        ("lone surrogate", "/orders", {"content": '{"customer_id": "\\ud800"}'}, {400, 422}),
+    ]
+    failures = []
+    with httpx.Client(base_url=api.url(), timeout=30) as client:
+        for name, path, kwargs, allowed in cases:
+            headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+            try:
+                response = client.post(path, headers=headers, **kwargs)
+            except httpx.RemoteProtocolError:
+                # Dropping an absurd request (a 100 kB header) outright is a fine answer too.
+                assert name == "huge header"
+                continue
+            if response.status_code not in allowed:
+                failures.append(f"{name}: {response.status_code} {response.text[:200]}")
+    assert failures == []
+    assert read_log(settings_env) == []

@@ -6,15 +6,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ordersource.web import problem_response
 
+MAX_HEADER_BYTES = 16 * 1024
+
 
 class BodyGuard:
-    """Pure ASGI middleware: checks Content-Type and size before FastAPI parses a POST body."""
+    """Pure ASGI middleware: refuses oversized headers (431), and checks Content-Type and
+    size before FastAPI parses a POST body."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _header_bytes(scope) > MAX_HEADER_BYTES:
+            response = problem_response(
+                431,
+                "Headers too large",
+                f"request headers must not exceed {MAX_HEADER_BYTES} bytes",
+            )
+            await response(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -58,3 +69,7 @@ class BodyGuard:
             413, "Body too large", f"the body must not exceed {self.max_bytes} bytes"
         )
         await response(scope, receive, send)
+
+
+def _header_bytes(scope: Scope) -> int:
+    return sum(len(name) + len(value) for name, value in scope["headers"])

@@ -54,6 +54,7 @@ ERRORS = problem_responses(
         413: "Body larger than 64 KiB",
         415: "Body is not application/json",
         422: "Body does not match the schema, or Idempotency-Key reused",
+        431: "Request headers larger than 16 KiB",
         503: "Event log unavailable; retry (same Idempotency-Key is safe)",
     }
 )
