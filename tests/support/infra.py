@@ -719,10 +719,16 @@ class Services:
 
 
 def isolated_settings(
-    kafka: KafkaBroker, redis_server: RedisBroker, state_dir: Path, partitions: int = 3
+    kafka: KafkaBroker,
+    redis_server: RedisBroker,
+    state_dir: Path,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    topic_configs: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """ORDERS_* settings private to one test: own topics (created here), consumer groups,
-    free HTTP ports and state dir, on the given Kafka and Redis (which is flushed)."""
+    free HTTP ports and state dir, on the given Kafka and Redis (which is flushed).
+    ``topic_configs`` go to all three topics (e.g. ``min.insync.replicas`` on a cluster)."""
     prefix = f"t{uuid.uuid4().hex[:12]}"
     commands, events, dlq = (
         f"{prefix}.orders.commands",
@@ -731,10 +737,16 @@ def isolated_settings(
     )
     command_port, query_port, projector_port, decider_port = free_ports(4)
     redis_server.flushall()
+    common = dict(topic_configs or {})
     kafka.create_topics(
         [commands, events, dlq],
         partitions=partitions,
-        configs={events: {"retention.ms": "-1", "cleanup.policy": "delete"}},
+        configs={
+            commands: common,
+            events: {**common, "retention.ms": "-1", "cleanup.policy": "delete"},
+            dlq: common,
+        },
+        replication_factor=replication_factor,
     )
     return {
         "ORDERS_KAFKA_BOOTSTRAP": kafka.bootstrap,
@@ -742,7 +754,7 @@ def isolated_settings(
         "ORDERS_EVENTS_TOPIC": events,
         "ORDERS_DLQ_TOPIC": dlq,
         "ORDERS_PARTITIONS": str(partitions),
-        "ORDERS_REPLICATION_FACTOR": "1",
+        "ORDERS_REPLICATION_FACTOR": str(replication_factor),
         "ORDERS_DECIDER_GROUP": f"{prefix}-decider",
         "ORDERS_PROJECTOR_GROUP": f"{prefix}-projector",
         "ORDERS_REDIS_URL": redis_server.url,
