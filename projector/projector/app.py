@@ -15,17 +15,25 @@ the projection skips by checkpoint and by version.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
 import faust
 from faust.streams import Stream
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ordersource.settings import Settings
 from projector.kafka import ProjectorTransport
 from projector.progress import ProgressReporter
 from projector.service import Projection
+
+log = logging.getLogger(__name__)
 
 COMMIT_EVERY = 5000
 PROGRESS_INTERVAL_S = 0.5
@@ -75,18 +83,39 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
     async def project(stream: faust.StreamT[bytes]) -> None:
         size, window = settings.projector_batch_size, settings.projector_batch_window_s
         async for batch in cast(Stream[bytes], stream).take_events(size, within=window):
-            await projection.project(batch)
+            await until_redis_answers(functools.partial(projection.project, batch))
 
     @app.timer(interval=PROGRESS_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
         if projection.assigned_once and not app.rebalancing:
-            await projection.follow()  # a blue/green replay may have switched generations
-            await reporter.report()
-            await projection.rebuilds.finish(await projection.store())
+            try:
+                await projection.follow()  # a blue/green replay may have switched generations
+                await reporter.report()
+                await projection.rebuilds.finish(await projection.store())
+            except REDIS_DOWN as exc:  # the next tick tries again
+                log.warning("progress report skipped: Redis unavailable (%s)", exc)
 
     _pages(app, projection)
     app.projection = projection  # type: ignore[attr-defined]
     return app
+
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+
+
+async def until_redis_answers(work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` until Redis answers. A Redis outage must not kill the agent: Faust
+    would crash the whole worker (and views would never come back). When Redis returns
+    empty, the batch handler notices the missing generation and rebuilds it (G7)."""
+    delay = 0.1
+    while True:
+        try:
+            await work()
+            return
+        except REDIS_DOWN as exc:
+            log.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def _pages(app: faust.App, projection: Projection) -> None:

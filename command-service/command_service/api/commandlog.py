@@ -21,7 +21,11 @@ class CommandLog:
             **kafka_options(settings),
             client_id="orders-command-api",
             acks="all",
-            enable_idempotence=True,
+            # Not idempotent on purpose: a duplicated command record is harmless (the
+            # decider recognises a command id it has decided), while kafka-python 3.0's
+            # idempotent producer can wedge for good after a delivery timeout during a
+            # broker outage (its producer id is reset but never fetched again).
+            enable_idempotence=False,
             linger_ms=1,
             # Fail fast while the broker is down: the client gets 503 and may retry safely.
             max_block_ms=settings.command_send_timeout_ms,
