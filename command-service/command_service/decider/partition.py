@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,7 @@ class PartitionWriter(threading.Thread):
         self.stopping = threading.Event()
         self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
         self.in_transaction = False  # the book holds tentative state while this is True
+        self.transaction_started = 0.0  # time.monotonic() when the current one began
         self.producer = KafkaProducer(
             **kafka,
             transactional_id=f"{settings.decider_group}-p{tp.partition}",
@@ -94,6 +96,12 @@ class PartitionWriter(threading.Thread):
             log.exception("partition %d writer failed", self.tp.partition)
         finally:
             self.producer.close(timeout=5)
+
+    def stuck(self, limit_s: float) -> bool:
+        """In one transaction for longer than ``limit_s``: kafka-python can wait forever
+        for a coordinator that moved (e.g. its broker died), so the consumer thread
+        replaces such a writer; the new one's ``init_transactions`` fences this one."""
+        return self.in_transaction and time.monotonic() - self.transaction_started > limit_s
 
     def _next_batch(self) -> list[Delivery]:
         try:
@@ -131,6 +139,7 @@ class PartitionWriter(threading.Thread):
         records = [record for delivery in batch for record in delivery.records]
         verdicts: list[Verdict] = []
         last_sent = None
+        self.transaction_started = time.monotonic()
         self.in_transaction = True
         try:
             self.producer.begin_transaction()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import redis
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
@@ -88,17 +89,27 @@ class Decider:
 
     def _tend(self) -> None:
         """Re-seek writers that rolled back, replace dead ones, pause the busy ones."""
+        stuck_after = 2 * self.settings.decider_transaction_timeout_ms / 1000
         for partition, writer in list(self.writers.items()):
             tp = writer.tp
-            if not writer.is_alive() and not writer.stopping.is_set():
-                log.warning("writer of partition %d died; starting a new one", partition)
+            dead = not writer.is_alive() and not writer.stopping.is_set()
+            if dead or writer.stuck(stuck_after):
+                log.warning(
+                    "writer of partition %d %s; starting a new one",
+                    partition,
+                    "died" if dead else "is stuck in a transaction",
+                )
+                writer.stopping.set()
                 self.retired.append(writer)
-                self._start(tp, self._new_book(partition))
-                self._seek_committed(tp)
-                continue
+                writer = self._start(tp, self._new_book(partition))
+                writer.needs_seek.set()  # re-consume from the last committed offset
             if writer.needs_seek.is_set():
                 writer.epoch += 1  # deliveries fetched before the seek are dropped
-                self._seek_committed(tp)
+                try:
+                    self._seek_committed(tp)
+                except KafkaError as exc:  # coordinator away: try again on the next round
+                    log.warning("partition %d: cannot re-seek yet (%s)", partition, exc)
+                    continue
                 writer.needs_seek.clear()
             if writer.inbox.qsize() > BACKLOG:
                 self.consumer.pause(tp)
@@ -112,10 +123,11 @@ class Decider:
     def _new_book(self, partition: int) -> PartitionBook:
         return PartitionBook(partition, self.settings.decider_dedup_window)
 
-    def _start(self, tp: TopicPartition, book: PartitionBook) -> None:
+    def _start(self, tp: TopicPartition, book: PartitionBook) -> PartitionWriter:
         writer = PartitionWriter(tp, book, self.settings, self.kafka, self.redis, self.clock)
         self.writers[tp.partition] = writer
         writer.start()
+        return writer
 
     def stop(self) -> None:
         self.stopping.set()
