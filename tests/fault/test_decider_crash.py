@@ -18,7 +18,7 @@ from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.http import Call, place_body, post_all
 from tests.support.infra import wait_until
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = pytest.mark.fault  # the quick fault subset of make test
 
 ORDERS = 100
 COMMANDS = 1000

@@ -25,7 +25,7 @@ from tests.integration.replay_kit import bulk_append, bulk_events, five_events, 
 from tests.support.infra import wait_until
 from tests.unit.projection_kit import placed
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration  # in make test: issue 5 asks for it there
 
 ORDERS = 20_000
 
