@@ -2,6 +2,10 @@
 the decider's own ``PartitionBook`` (through the shared codec, as catch-up does) in a
 fresh process and divide the RSS growth by the number of orders.
 
+The idempotency memory (outcomes of recent commands) is not per-order state: it is
+bounded by ``ORDERS_DECIDER_DEDUP_WINDOW`` per partition whatever the number of orders,
+so it is held small here and priced separately (``bytes_per_remembered_command``).
+
     python -m bench.bookmem --orders 20000 --kind open
 """
 
@@ -32,15 +36,26 @@ def measure(orders: int, kind: str) -> dict[str, float]:
     fates = OPEN_FATES if kind == "open" else CLOSED_FATES
     numbers = [n for n in range(orders * 2) if n % 4 in fates][:orders]
     now = datetime.now(UTC)
-    book = PartitionBook(0)
+    events = [codec.encode_event(event) for n in numbers for event in order_events(n, now)]
+    # Both books stay alive, so the second cannot reuse memory the first gave back.
+    small, large = PartitionBook(0, dedup_window=1000), PartitionBook(0, len(events))
+    state_only = _grown(small, events)
+    everything = _grown(large, events)
+    return {
+        "orders": len(numbers),
+        "kind_open": kind == "open",
+        "bytes_per_order": state_only / orders,
+        "bytes_per_remembered_command": (everything - state_only) / len(events),
+    }
+
+
+def _grown(book: PartitionBook, events: list[bytes]) -> int:
     gc.collect()
     before = rss()
-    for n in numbers:
-        for event in order_events(n, now):
-            book.apply(codec.decode_event(codec.encode_event(event)), None)
+    for value in events:
+        book.apply(codec.decode_event(value), None)
     gc.collect()
-    grown = rss() - before
-    return {"orders": len(numbers), "kind_open": kind == "open", "bytes_per_order": grown / orders}
+    return rss() - before
 
 
 def main() -> None:

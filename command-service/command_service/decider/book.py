@@ -11,8 +11,8 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from command_service import verdicts
 from command_service.verdicts import Verdict
@@ -62,6 +62,7 @@ class Outcome:
 
 
 CLOSED = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a closed order's stand-in timestamps (unused)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class PartitionBook:
     """How many of the partition's most recent commands are remembered for idempotency."""
     next_offset: int = 0
     orders: dict[str, OrderState] = field(default_factory=dict)
+    closed: dict[str, tuple[OrderStatus, int]] = field(default_factory=dict)
     outcomes: dict[bytes | str, Outcome] = field(default_factory=dict)
     recent: deque[bytes | str] = field(default_factory=lambda: deque(maxlen=RECENT))
     remembered: deque[bytes | str] = field(default_factory=deque)
@@ -78,15 +80,19 @@ class PartitionBook:
 
     def apply(self, event: Event, request_hash: str | None) -> None:
         """Fold one event from the log. A version already applied loses (first writer wins)."""
-        current = self.orders.get(event.order_id)
+        current = self.state_of(event.order_id)
         if current is not None and event.version <= current.version:
             self.skipped += 1
             log.warning("skipping duplicate %s v%d", event.order_id, event.version)
             return
         state = evolve(current, event)
-        # A closed order can only be refused from now on: status and version say why, so
-        # its lines are dropped (the decider holds every order of its partitions).
-        self.orders[state.order_id] = replace(state, items=()) if state.status in CLOSED else state
+        if state.status in CLOSED:
+            # A closed order can only be refused from now on, and status and version say
+            # why: that is all the decider keeps of it (it holds every order it owns).
+            self.orders.pop(state.order_id, None)
+            self.closed[state.order_id] = (state.status, state.version)
+        else:
+            self.orders[state.order_id] = state
         command_id = pack(event.command_id)
         previous = self.outcomes.get(command_id)
         event_id = pack(event.event_id)
@@ -102,6 +108,13 @@ class PartitionBook:
         if previous is None:
             self._remember(command_id)
         self.recent.append(command_id)
+
+    def state_of(self, order_id: str) -> OrderState | None:
+        state = self.orders.get(order_id)
+        if state is not None or order_id not in self.closed:
+            return state
+        status, version = self.closed[order_id]
+        return OrderState(order_id, "", "", status, (), version, _EPOCH, _EPOCH)
 
     def _remember(self, command_id: bytes | str) -> None:
         """Forget the oldest command once the window is full (never the newest one)."""
@@ -123,7 +136,7 @@ class PartitionBook:
                 return [], verdicts.rejected(command.command_id, error)
             return [], seen.verdict(command.command_id)
         try:
-            events = decide(command, self.orders.get(command.order_id), now=now, new_id=new_id)
+            events = decide(command, self.state_of(command.order_id), now=now, new_id=new_id)
         except DomainError as error:
             return [], verdicts.rejected(command.command_id, error)
         for event in events:
