@@ -143,7 +143,11 @@ class Decider:
             if tp.partition not in self.writers:
                 # Catching up happens in the writer: all partitions catch up in parallel.
                 book = self.books.pop(tp.partition, None) or self._new_book(tp.partition)
-                self._start(tp, book)
+                # Re-consume from the committed offset: kafka-python keeps the fetch
+                # position of a partition that is revoked and assigned back in one
+                # rebalance, and the records the stopped writer had queued but not
+                # decided would otherwise be skipped (a 202 that is never decided).
+                self._start(tp, book).needs_seek.set()
         metrics.PARTITIONS.set(len(self.writers))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
