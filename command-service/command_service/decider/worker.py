@@ -117,7 +117,9 @@ class Decider:
                 self.consumer.resume(tp)
 
     def _seek_committed(self, tp: TopicPartition) -> None:
-        committed = self.consumer.committed(tp)
+        # Bounded: a coordinator that is away must not stall the poll loop (a KafkaError
+        # here is retried on the next round).
+        committed = self.consumer.committed(tp, timeout_ms=5000)
         self.consumer.seek(tp, committed if committed is not None else 0)
 
     def _new_book(self, partition: int) -> PartitionBook:
