@@ -2,11 +2,18 @@
 
 Faust's worker installs the SIGTERM/SIGINT handlers and stops the app cleanly: the
 batch in hand either commits atomically or not at all, so no signal can half-apply one.
+Faust's shutdown can hang (an agent stopped while its partitions are being assigned
+never finishes stopping), so a watchdog ends the process if the clean stop takes longer
+than ``STOP_GRACE_S``. That loses nothing: the views and their checkpoints are written
+atomically, and the next owner resumes from the checkpoint.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import threading
 
 import faust
 
@@ -14,6 +21,28 @@ from ordersource.runtime import configure_logging
 from ordersource.settings import Settings
 from projector.app import create_app
 from projector.topics import ensure_topics
+
+STOP_GRACE_S = 15.0
+
+
+class Worker(faust.Worker):
+    def _on_sigterm(self) -> None:
+        _start_watchdog()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        _start_watchdog()
+        super()._on_sigint()
+
+
+def _start_watchdog() -> None:
+    def expire() -> None:
+        logging.getLogger(__name__).warning("clean stop took over %.0f s; exiting", STOP_GRACE_S)
+        os._exit(0)
+
+    timer = threading.Timer(STOP_GRACE_S, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def main() -> None:
@@ -26,7 +55,7 @@ def main() -> None:
     # gen-0 threshold (700) the collector ran so often it cost more than the fold.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 
