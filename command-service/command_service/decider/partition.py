@@ -72,15 +72,23 @@ class PartitionWriter(threading.Thread):
         self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
         self.in_transaction = False  # the book holds tentative state while this is True
         self.transaction_started = 0.0  # time.monotonic() when the current one began
-        self.producer = KafkaProducer(
-            **kafka,
-            transactional_id=f"{settings.decider_group}-p{tp.partition}",
-            transaction_timeout_ms=settings.decider_transaction_timeout_ms,
-            acks="all",
-        )
         self.kafka = kafka
+        self.producer: KafkaProducer  # made in run(): its bootstrap blocks (see there)
 
     def run(self) -> None:
+        # The producer is made here, not by the consumer thread: its constructor connects
+        # and can block, and the consumer thread must keep polling (and the consumer's IO
+        # thread heartbeating) meanwhile.
+        try:
+            self.producer = KafkaProducer(
+                **self.kafka,
+                transactional_id=f"{self.settings.decider_group}-p{self.tp.partition}",
+                transaction_timeout_ms=self.settings.decider_transaction_timeout_ms,
+                acks="all",
+            )
+        except Exception:
+            log.exception("partition %d: cannot create the producer", self.tp.partition)
+            return
         try:
             self.producer.init_transactions()  # fences whoever wrote this partition before
             self._catch_up()

@@ -10,6 +10,7 @@ means "in the log". This thread is the only user of the consumer (it is not thre
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,8 @@ class Decider:
         self.books: dict[int, PartitionBook] = {}
         self.writers: dict[int, PartitionWriter] = {}
         self.retired: list[PartitionWriter] = []
+        # Rebalance news from the consumer's IO thread, acted on by the poll loop.
+        self.rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.kafka = {**kafka_options(settings), "client_id": "orders-decider"}
         self.consumer = KafkaConsumer(
@@ -79,6 +82,7 @@ class Decider:
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
             batch = self.consumer.poll(timeout_ms=100)
+            self._rebalance()
             for tp, records in batch.items():
                 writer = self.writers.get(tp.partition)
                 if writer is not None:
@@ -86,6 +90,18 @@ class Decider:
                         Delivery(writer.epoch, records, self.consumer.group_metadata())
                     )
             self._tend()
+
+    def _rebalance(self) -> None:
+        """Act on the assignments and revocations the listener queued, in their order."""
+        while True:
+            try:
+                change, partitions = self.rebalances.get_nowait()
+            except queue.Empty:
+                return
+            if change == "revoked":
+                self.revoked(partitions)
+            else:
+                self.assigned(partitions)
 
     def _tend(self) -> None:
         """Re-seek writers that rolled back, replace dead ones, pause the busy ones."""
@@ -139,7 +155,7 @@ class Decider:
         self.consumer.close(autocommit=False)
         self.redis.close()
 
-    # -- assignment (called by the consumer, in this thread) -------------------------
+    # -- assignment (queued by the listener, acted on in this thread) ------------------
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in sorted(partitions):
             if tp.partition not in self.writers:
@@ -172,11 +188,20 @@ class Decider:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs on the consumer's IO thread, which also sends the group heartbeats: anything
+    slow here (joining writers, creating producers) would starve them and get the member
+    dropped from the group. So it only tells the revoked writers to stop (an Event) and
+    queues the change for the poll loop."""
+
     def __init__(self, decider: Decider) -> None:
         self.decider = decider
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.decider.revoked(revoked)
+        for tp in revoked:
+            writer = self.decider.writers.get(tp.partition)
+            if writer is not None:
+                writer.stopping.set()
+        self.decider.rebalances.put(("revoked", list(revoked)))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.decider.assigned(assigned)
+        self.decider.rebalances.put(("assigned", list(assigned)))
