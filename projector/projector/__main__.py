@@ -10,9 +10,12 @@ atomically, and the next owner resumes from the checkpoint.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
+import signal
+import sys
 import threading
 
 import faust
@@ -26,6 +29,14 @@ STOP_GRACE_S = 15.0
 
 
 class Worker(faust.Worker):
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        # mode answers SIGUSR1 from the event loop, which is exactly what cannot answer
+        # when the worker is stuck: keep the C-level stack dump of configure_logging.
+        self.loop.remove_signal_handler(signal.SIGUSR1)
+        faulthandler.unregister(signal.SIGUSR1)  # else register() skips the OS handler
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
+
     def _on_sigterm(self) -> None:
         _start_watchdog()
         super()._on_sigterm()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -9,6 +10,8 @@ from collections.abc import Callable
 
 
 def configure_logging(level: str, service: str) -> None:
+    """Log to stderr; ``kill -USR1 <pid>`` writes every thread's stack there too (for a
+    process that is alive but stuck: no restart, no debugger needed)."""
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stderr,
@@ -17,6 +20,7 @@ def configure_logging(level: str, service: str) -> None:
     # The Kafka clients narrate every connection at INFO; keep their warnings only.
     for noisy in ("kafka", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
 
 
 def on_termination(stop: Callable[[], None]) -> None:

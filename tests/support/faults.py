@@ -74,13 +74,20 @@ class FaultRun:
         self.t_recovered = time.monotonic()
 
     def wait_acks(self, count: int, since: float, timeout: float, what: str) -> None:
-        wait_until(
-            lambda: len(self.load.history.acks(since)) >= count or not self.load.running,
-            timeout,
-            interval=0.1,
-            message=what,
-        )
-        assert len(self.load.history.acks(since)) >= count, f"{what} (load ended)"
+        try:
+            wait_until(
+                lambda: len(self.load.history.acks(since)) >= count or not self.load.running,
+                timeout,
+                interval=0.1,
+                message=what,
+            )
+            assert len(self.load.history.acks(since)) >= count, f"{what} (load ended)"
+        except AssertionError:
+            # A stall: have every live process write its thread stacks to its log, which
+            # the fixture prints for a failed test.
+            for proc in self.procs.values():
+                proc.dump_stacks()
+            raise
 
     def finish(
         self,

@@ -633,6 +633,15 @@ class ServiceProcess:
     def returncode(self) -> int | None:
         return self._proc.returncode
 
+    def dump_stacks(self, timeout: float = 5.0) -> None:
+        """``kill -USR1``: the process writes every thread's stack to its log."""
+        if not self.alive:
+            return
+        size = self.log_path.stat().st_size if self.log_path.exists() else 0
+        os.kill(self.pid, signal.SIGUSR1)
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: self.log_path.stat().st_size > size, timeout)
+
     def url(self, path: str = "") -> str:
         port = self.env[SERVICE_PORT_VARS[self.name]]
         return f"http://127.0.0.1:{port}{path}"
