@@ -47,7 +47,7 @@ def catch_up(
     if not stop():
         book.next_offset = max(book.next_offset, end)
     elapsed = time.perf_counter() - started
-    if count:
+    if count or elapsed > 1.0:
         log.info(
             "partition %d caught up: %d events in %.2fs (%.0f events/s)",
             tp.partition,

@@ -137,6 +137,7 @@ class Decider:
         # here is retried on the next round).
         committed = self.consumer.committed(tp, timeout_ms=5000)
         self.consumer.seek(tp, committed if committed is not None else 0)
+        log.info("partition %d: deciding from command offset %s", tp.partition, committed or 0)
 
     def _new_book(self, partition: int) -> PartitionBook:
         return PartitionBook(partition, self.settings.decider_dedup_window)
@@ -157,7 +158,9 @@ class Decider:
 
     # -- assignment (queued by the listener, acted on in this thread) ------------------
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
-        for tp in sorted(partitions):
+        partitions = sorted(partitions)
+        log.info("partitions %s assigned", [tp.partition for tp in partitions])
+        for tp in partitions:
             if tp.partition not in self.writers:
                 # Catching up happens in the writer: all partitions catch up in parallel.
                 book = self.books.pop(tp.partition, None) or self._new_book(tp.partition)
@@ -169,7 +172,10 @@ class Decider:
         metrics.PARTITIONS.set(len(self.writers))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
-        self._stop_writers([tp.partition for tp in partitions])
+        numbers = sorted(tp.partition for tp in partitions)
+        if numbers:
+            log.info("partitions %s revoked", numbers)
+        self._stop_writers(numbers)
         metrics.PARTITIONS.set(len(self.writers))
 
     def _stop_writers(self, partitions: list[int]) -> None:
