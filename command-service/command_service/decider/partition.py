@@ -106,9 +106,10 @@ class PartitionWriter(threading.Thread):
             self.producer.close(timeout=5)
 
     def stuck(self, limit_s: float) -> bool:
-        """In one transaction for longer than ``limit_s``: kafka-python can wait forever
-        for a coordinator that moved (e.g. its broker died), so the consumer thread
-        replaces such a writer; the new one's ``init_transactions`` fences this one."""
+        """In one transaction for longer than ``limit_s``: kafka-python's transactional
+        producer does not recover from a coordinator that moved or restarted (the broker
+        died), so the consumer thread replaces such a writer; the new one's
+        ``init_transactions`` fences this one."""
         return self.in_transaction and time.monotonic() - self.transaction_started > limit_s
 
     def _next_batch(self) -> list[Delivery]:

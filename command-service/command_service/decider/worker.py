@@ -105,7 +105,9 @@ class Decider:
 
     def _tend(self) -> None:
         """Re-seek writers that rolled back, replace dead ones, pause the busy ones."""
-        stuck_after = 2 * self.settings.decider_transaction_timeout_ms / 1000
+        # Past its timeout a transaction can only be aborted (the coordinator does so), so
+        # a writer still in one is waiting for nothing: replace it at once.
+        stuck_after = self.settings.decider_transaction_timeout_ms / 1000
         for partition, writer in list(self.writers.items()):
             tp = writer.tp
             dead = not writer.is_alive() and not writer.stopping.is_set()
