@@ -1,9 +1,10 @@
 """Reads through the query API while the load runs, to time when reading works again.
 
 Every ``interval`` the probe takes the newest acknowledged command of the history and
-asks the query API for that order. A poll succeeds when the view shows at least the
-acknowledged version. ``first_read_after(t)`` is when a write acknowledged after ``t``
-was first readable: the read side's recovery time after a fault at ``t``.
+asks the query API for that order at that version (``min_version``, waiting up to 1 s).
+A poll succeeds when the view shows at least the acknowledged version.
+``first_read_after(t)`` is when a write acknowledged after ``t`` was first readable: the
+read side's recovery time after a fault at ``t``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class ReadProbe:
                 if not acks:
                     continue
                 sent, _, op = max(acks, key=lambda a: a[1])
+                # Read-your-writes, as a client would: the newest acknowledged write is
+                # projected milliseconds later, so ask for its version and wait briefly.
+                query = {"min_version": op.version, "wait_ms": 1000} if op.version else {}
                 try:
-                    response = client.get(f"/orders/{op.order_id}")
+                    response = client.get(f"/orders/{op.order_id}", params=query)
                     seen = response.json().get("version", 0) if response.is_success else 0
                 except (httpx.HTTPError, ValueError):
                     seen = 0
