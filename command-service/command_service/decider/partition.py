@@ -36,6 +36,13 @@ from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
 
+TXN_RETRY_BACKOFF_MS = 10
+"""Back-to-back transactions: the broker answers the next one's AddPartitionsToTxn with
+CONCURRENT_TRANSACTIONS while it still writes the previous one's markers, and
+kafka-python 3.0.12 sleeps its whole ``retry_backoff_ms`` (100 ms by default) before each
+retry — the Java client waits 20 ms there. Measured on loopback, one writer committing
+back to back: p50/p90/p99 per transaction 14/209/217 ms at 100 ms, 10/24/38 ms at 10 ms."""
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -85,6 +92,7 @@ class PartitionWriter(threading.Thread):
                 transactional_id=f"{self.settings.decider_group}-p{self.tp.partition}",
                 transaction_timeout_ms=self.settings.decider_transaction_timeout_ms,
                 acks="all",
+                retry_backoff_ms=TXN_RETRY_BACKOFF_MS,
             )
         except Exception:
             log.exception("partition %d: cannot create the producer", self.tp.partition)

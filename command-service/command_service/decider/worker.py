@@ -21,7 +21,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from command_service.decider import metrics
+from command_service.decider import metrics, rejoin
 from command_service.decider.book import PartitionBook
 from command_service.decider.partition import Delivery, PartitionWriter
 from ordersource.connections import kafka_options, redis_options
@@ -82,6 +82,7 @@ class Decider:
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
             batch = self.consumer.poll(timeout_ms=100)
+            rejoin.unstick(self.consumer)
             self._rebalance()
             for tp, records in batch.items():
                 writer = self.writers.get(tp.partition)
