@@ -103,6 +103,11 @@ class KafkaCluster(KafkaBroker):
         def leaders() -> bool:
             try:
                 with self.admin() as admin:
+                    # Every node registered and unfenced: an admin client that has not
+                    # seen the controller yet cannot create topics.
+                    brokers = admin.describe_cluster()["brokers"]
+                    if sum(1 for b in brokers if not b.get("is_fenced")) < len(self.nodes):
+                        return False
                     topics = admin.list_topics()
                     if topics:
                         admin.wait_for_topics(topics, timeout_ms=5000)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import redis
 from kafka import KafkaAdminClient
+from kafka.errors import NodeNotReadyError, UnknownBrokerIdError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_BIN = REPO_ROOT / "deploy" / "local" / "bin"
@@ -257,9 +258,17 @@ class KafkaBroker(ABC):
             }
             for name in names
         }
+
         # The dict form: kafka-python 3.x deprecates the list-of-NewTopic form.
-        with self.admin() as admin:
-            admin.create_topics(spec, wait_for_metadata=True)
+        def create() -> bool:
+            try:
+                with self.admin() as admin:
+                    admin.create_topics(spec, wait_for_metadata=True)
+            except (UnknownBrokerIdError, NodeNotReadyError):
+                return False  # not sent: this admin's metadata lags the cluster's; again
+            return True
+
+        wait_until(create, 30, 0.5, message=f"could not create {sorted(spec)}")
 
 
 class KafkaServer(KafkaBroker):
