@@ -10,17 +10,15 @@ atomically, and the next owner resumes from the checkpoint.
 
 from __future__ import annotations
 
-import faulthandler
 import gc
 import logging
 import os
 import signal
-import sys
 import threading
 
 import faust
 
-from ordersource.runtime import configure_logging
+from ordersource.runtime import configure_logging, enable_stack_dumps
 from ordersource.settings import Settings
 from projector.app import create_app
 from projector.topics import ensure_topics
@@ -34,8 +32,7 @@ class Worker(faust.Worker):
         # mode answers SIGUSR1 from the event loop, which is exactly what cannot answer
         # when the worker is stuck: keep the C-level stack dump of configure_logging.
         self.loop.remove_signal_handler(signal.SIGUSR1)
-        faulthandler.unregister(signal.SIGUSR1)  # else register() skips the OS handler
-        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
+        enable_stack_dumps()
 
     def _on_sigterm(self) -> None:
         _start_watchdog()

@@ -20,6 +20,13 @@ def configure_logging(level: str, service: str) -> None:
     # The Kafka clients narrate every connection at INFO; keep their warnings only.
     for noisy in ("kafka", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    enable_stack_dumps()
+
+
+def enable_stack_dumps() -> None:
+    """``kill -USR1 <pid>``: every thread's stack to stderr, from a C-level handler that
+    answers even when the interpreter's event loop or main thread is stuck."""
+    faulthandler.unregister(signal.SIGUSR1)  # else register() keeps a stale OS handler
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
 
 
