@@ -12,12 +12,13 @@ PACKAGES := shared command-service query-service projector
 PYTEST_ARGS ?=
 # Sources and scripts the shell linter checks (only if shellcheck is installed in .venv).
 SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status \
-  deploy/local/lib.sh deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
+  deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
 
-.PHONY: help install kafka-libs run stop status test lint typecheck pytest unit component \
+.PHONY: help prerequisites install kafka-libs run stop status test lint typecheck pytest unit component \
   integration e2e clean test-all fault bench
 
 help:
+	@echo "make prerequisites  apt-get install redis-server, JDK 17, Maven, curl if missing (as root)"
 	@echo "make install      venv + editable install (re-runs only when requirements change)"
 	@echo "make run          start Kafka, Redis and the four services in the background"
 	@echo "make stop         stop them; make status shows which are alive"
@@ -29,6 +30,11 @@ help:
 	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
 	@echo "                  (own Kafka/Redis/services on free ports; BENCH_QUICK=1: ~1 min)"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
+
+# System packages (redis-server, JDK >= 17, Maven, curl): installed with apt as root when
+# missing, otherwise one line says what to install. Instant when all are there.
+prerequisites:
+	@PY=$(PY) deploy/local/prerequisites
 
 install: $(VENV)/.installed
 
@@ -46,7 +52,7 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt $(wildcard pyproject.to
 kafka-libs:
 	@deploy/local/fetch-kafka >/dev/null
 
-run: install kafka-libs
+run: prerequisites install kafka-libs
 	deploy/local/run
 
 stop:
@@ -61,7 +67,7 @@ start-%:
 stop-%:
 	deploy/local/stop $*
 
-test: install kafka-libs lint typecheck pytest
+test: prerequisites install kafka-libs lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -72,25 +78,25 @@ typecheck: install
 	$(BIN)/mypy
 
 # `make test` leaves out the `slow` tests (long fault runs); a quick fault subset stays in.
-pytest: install kafka-libs
+pytest: prerequisites install kafka-libs
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: install kafka-libs lint typecheck
+test-all: prerequisites install kafka-libs lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Every `fault` test (slow ones included); the results table is printed and written here.
-fault: install kafka-libs
+fault: prerequisites install kafka-libs
 	ORDERS_FAULT_REPORT=bench/results/faults-$$(date -u +%Y%m%dT%H%M%SZ).md \
 	  $(BIN)/pytest -m fault $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-component integration e2e: install kafka-libs
+component integration e2e: prerequisites install kafka-libs
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 # Not part of `make test`: no timing assertions in pytest. Results in bench/results/.
-bench: install kafka-libs
+bench: prerequisites install kafka-libs
 	$(BIN)/python -m bench.run
 
 clean: stop
