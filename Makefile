@@ -15,7 +15,7 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
 
 .PHONY: help prerequisites install kafka-libs run stop status test lint typecheck pytest unit component \
-  integration e2e clean test-all fault bench
+  integration e2e clean test-all fault bench docs
 
 help:
 	@echo "make prerequisites  apt-get install redis-server, JDK 17, Maven, curl if missing (as root)"
@@ -29,6 +29,7 @@ help:
 	@echo "make fault        every fault-injection test; table in bench/results/faults-<time>.md"
 	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
 	@echo "                  (own Kafka/Redis/services on free ports; BENCH_QUICK=1: ~1 min)"
+	@echo "make docs         regenerate docs/ reference pages (configuration, API, metrics) from the code"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
 
 # System packages (redis-server, JDK >= 17, Maven, curl): installed with apt as root when
@@ -94,6 +95,10 @@ unit: install
 
 component integration e2e: prerequisites install kafka-libs
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
+
+# The reference pages generated from the code (a unit test fails when they are stale).
+docs: install
+	$(BIN)/python docs/generate.py
 
 # Not part of `make test`: no timing assertions in pytest. Results in bench/results/.
 bench: prerequisites install kafka-libs

@@ -1,7 +1,9 @@
 """The one Settings class: every knob comes from ``ORDERS_*`` environment variables.
 
 Built once at process start-up (``Settings()``) and passed down; nothing reads the
-environment at import time.
+environment at import time. Each field's docstring is its documentation:
+docs/configuration.md is generated from this class (``make docs``) and a test fails when
+the two differ.
 """
 
 from __future__ import annotations
@@ -15,17 +17,28 @@ from ordersource.auth import RoleName
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ORDERS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERS_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, comma-separated ``host:port``."""
     commands_topic: str = "orders.commands"
+    """Topic the command API appends commands to (key = order id)."""
     events_topic: str = "orders.events"
+    """The event log: the single source of truth (key = order id, kept forever)."""
     dlq_topic: str = "orders.events.dlq"
+    """Dead letters: event records the projector could not read, with the reason."""
     partitions: int = Field(default=6, ge=1, le=1024)
+    """Partitions of the commands and the events topic (always the same number)."""
     replication_factor: int = Field(default=1, ge=1)
+    """Replication factor of the topics the services create when they are missing."""
     decider_group: str = "orders-decider"
+    """Consumer group of the deciders: one owner per command partition."""
     decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
+    """Bound on how long a dead decider's open transaction holds read_committed readers
+    back; a writer still in one transaction after it is replaced."""
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
     """How soon a silent (crashed) decider's partitions are given to another one."""
     decider_dedup_window: int = Field(default=100_000, ge=1000)
@@ -34,30 +47,50 @@ class Settings(BaseSettings):
     decider_max_poll_interval_ms: int = Field(default=60000, ge=1000)
     """How long a decider may be stuck (GC pause, slow disk) before it loses its partitions."""
     projector_group: str = "orders-projector"
+    """Consumer group of the projectors; ``<group>-dlq`` marks handled dead letters."""
 
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client connects."""
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """SASL mechanism, with ``SASL_PLAINTEXT`` or ``SASL_SSL``."""
     kafka_sasl_username: str | None = None
+    """SASL user name."""
     kafka_sasl_password: SecretStr | None = None
+    """SASL password (never logged)."""
     kafka_ssl_cafile: str | None = None
+    """CA bundle (PEM file) to verify the brokers' certificates."""
     kafka_ssl_certfile: str | None = None
+    """Client certificate (PEM file) for mutual TLS."""
     kafka_ssl_keyfile: str | None = None
+    """Private key (PEM file) of the client certificate."""
 
-    # Redis (``rediss://`` for TLS); a password or ACL user may also be given separately
+    # Redis
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis holding the read views, verdicts and idempotency records (``rediss://`` for TLS)."""
     redis_username: str | None = None
+    """Redis ACL user (instead of, or as well as, one in the URL)."""
     redis_password: SecretStr | None = None
+    """Redis password (never logged)."""
     redis_ssl_ca_certs: str | None = None
+    """CA bundle (PEM file) to verify Redis's certificate with ``rediss://``."""
 
     # HTTP services
     command_api_host: str = "127.0.0.1"
+    """Address the command API listens on."""
     command_api_port: int = 8001
+    """Port of the command API."""
     query_api_host: str = "127.0.0.1"
+    """Address the query API listens on."""
     query_api_port: int = 8002
+    """Port of the query API."""
     projector_host: str = "127.0.0.1"
+    """Address of the projector's health and metrics endpoints."""
     projector_port: int = 8003
+    """Port of the projector's health and metrics endpoints."""
     decider_host: str = "127.0.0.1"
+    """Address of the decider's health and metrics endpoints."""
     decider_port: int = 8004
+    """Port of the decider's health and metrics endpoints."""
 
     # Behaviour
     command_wait_ms: int = Field(default=5000, ge=0, le=60000)
@@ -65,14 +98,22 @@ class Settings(BaseSettings):
     command_send_timeout_ms: int = Field(default=5000, ge=100)
     """How long the command API tries to append a command before answering 503."""
     command_result_ttl_s: int = Field(default=86400, ge=60)
+    """How long a verdict stays readable at ``GET /commands/{command_id}``."""
     idempotency_ttl_s: int = Field(default=86400, ge=60)
+    """How long Redis remembers an Idempotency-Key's request fingerprint (same key, other
+    body: 422)."""
     max_body_bytes: int = 64 * 1024
+    """Largest request body the command API reads; a larger one is a 413."""
     projector_batch_size: int = Field(default=500, ge=1)
+    """Most events the projector applies in one Redis commit."""
     projector_batch_window_s: float = Field(default=0.02, gt=0)
+    """Longest the projector waits to fill a batch before it applies what it has."""
     state_dir: str = ".state/run"
     """Where processes keep local scratch data (Faust's table store, pid files)."""
     log_level: str = "INFO"
+    """Log level of every process (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
 
     # Access control: bearer tokens per role. Empty = the APIs are open (local use only).
     auth_tokens: dict[RoleName, list[SecretStr]] = Field(default_factory=dict)
-    """JSON, e.g. ``{"writer": ["t1"], "reader": ["t2"], "admin": ["t3"]}``."""
+    """Bearer tokens per role as JSON, e.g. ``{"writer": ["t1"], "reader": ["t2"],
+    "admin": ["t3"]}``; empty: the APIs are open (local experiments only)."""

@@ -20,8 +20,8 @@ from tests.support.infra import free_port
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 SECOND: dict[str, Callable[[Path], dict[str, str]]] = {
-    # Its own transactional id (a second instance, not a restart of the first).
-    "decider": lambda _: {"ORDERS_DECIDER_INSTANCE": "2", "ORDERS_DECIDER_PORT": str(free_port())},
+    # Its own health port (transactional ids are per partition, so nothing else differs).
+    "decider": lambda _: {"ORDERS_DECIDER_PORT": str(free_port())},
     # Its own port and scratch dir, as a second host would have.
     "projector": lambda tmp: {
         "ORDERS_PROJECTOR_PORT": str(free_port()),

@@ -1,0 +1,148 @@
+"""Write the reference pages of docs/ from the code, so they cannot drift from it.
+
+``make docs`` (``python docs/generate.py``) rewrites them; ``--check`` only compares and
+exits 1 naming every page that differs — ``tests/unit/test_docs.py`` runs that check in
+``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic.fields import FieldInfo
+
+from ordersource.settings import Settings
+
+DOCS = Path(__file__).resolve().parent
+
+# Variables read by the local runtime's scripts (deploy/local), not by the services.
+RUNTIME_VARIABLES = {
+    "ORDERS_KAFKA_CONTROLLER_PORT": ("`9093`", "`make run`: the local KRaft controller's port"),
+    "ORDERS_KAFKA_LIBS": ("`.cache/kafka-<version>/libs`", "`make run`: where the Kafka jars go"),
+    "ORDERS_WRITER_TOKEN": (
+        "random",
+        "`make run`: the writer's bearer token (`.state/tokens.env`)",
+    ),
+    "ORDERS_READER_TOKEN": (
+        "random",
+        "`make run`: the reader's bearer token (`.state/tokens.env`)",
+    ),
+    "ORDERS_ADMIN_TOKEN": ("random", "`make run`: the admin's bearer token (`.state/tokens.env`)"),
+}
+# Variables read only by the test suite.
+TEST_VARIABLES = {
+    "ORDERS_TEST_INFRA": ("`local`", "`containers`: run the tests on testcontainers"),
+    "ORDERS_TEST_KAFKA_IMAGE": ("`apache/kafka:4.0.2`", "Kafka image for `containers`"),
+    "ORDERS_TEST_REDIS_IMAGE": ("`redis:7`", "Redis image for `containers`"),
+    "ORDERS_FUZZ_EXAMPLES": ("`25`", "examples per route in the schemathesis tests"),
+    "ORDERS_FAULT_REPORT": ("—", "`make fault`: where the results table is written"),
+}
+
+
+def configuration() -> str:
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated from shared/ordersource/settings.py by `make docs`; do not edit. -->",
+        "",
+        "Every process reads the one `Settings` class (`shared/ordersource/settings.py`) once",
+        "at start-up from `ORDERS_*` environment variables; the `orders` CLI reads the same.",
+        "Values are validated: a setting outside its range stops the process at start-up",
+        "with a message naming it.",
+        "",
+        "| variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    prefix = Settings.model_config.get("env_prefix", "")
+    for name, field in Settings.model_fields.items():
+        env = f"{prefix}{name}".upper()
+        lines.append(
+            f"| `{env}` | {_type(field)} | {_default(field)} | {_one_line(field.description)} |"
+        )
+    lines += [
+        "",
+        "Read by the local runtime's scripts only:",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+        *(f"| `{k}` | {d} | {m} |" for k, (d, m) in RUNTIME_VARIABLES.items()),
+        "",
+        "Read by the test suite only:",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+        *(f"| `{k}` | {d} | {m} |" for k, (d, m) in TEST_VARIABLES.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _type(field: FieldInfo) -> str:
+    text = _type_name(field.annotation)
+    bounds = []
+    for meta in field.metadata:
+        for cls, attr, sign in ((Ge, "ge", "≥"), (Gt, "gt", ">"), (Le, "le", "≤"), (Lt, "lt", "<")):
+            if isinstance(meta, cls):
+                bounds.append(f"{sign} {getattr(meta, attr)}")
+    return f"{text} ({', '.join(bounds)})" if bounds else text
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return " \\| ".join(_type_name(a) for a in args) + " (optional)"
+    if origin is dict:
+        return "JSON object"
+    return {"SecretStr": "secret", "str": "string", "int": "integer", "float": "number"}.get(
+        getattr(annotation, "__name__", str(annotation)), str(annotation)
+    )
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "*(empty)*"
+    if field.default is None:
+        return "—"
+    return f"`{field.default}`"
+
+
+def _one_line(text: str | None) -> str:
+    if not text:
+        raise ValueError("a setting without a docstring: document it in settings.py")
+    return " ".join(text.split()).replace("``", "`").replace("|", "\\|")
+
+
+PAGES: dict[str, Callable[[], str]] = {"configuration.md": configuration}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on drift")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, render in PAGES.items():
+        path, text = DOCS / name, render()
+        if path.exists() and path.read_text() == text:
+            continue
+        if args.check:
+            stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote docs/{name}")
+    if stale:
+        print(f"out of date: {', '.join(stale)} — run `make docs`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

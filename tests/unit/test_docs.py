@@ -1,0 +1,63 @@
+"""The generated reference pages in docs/ match the code, and every ``ORDERS_*`` variable
+the project reads anywhere is documented."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ordersource.settings import Settings
+
+pytestmark = pytest.mark.unit
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_generate", REPO / "docs" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_pages_are_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _generator().main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_every_setting_has_a_description() -> None:
+    missing = [name for name, field in Settings.model_fields.items() if not field.description]
+    assert missing == []
+
+
+def test_every_orders_variable_in_the_repo_is_documented() -> None:
+    generator = _generator()
+    known = {f"ORDERS_{name.upper()}" for name in Settings.model_fields}
+    known |= set(generator.RUNTIME_VARIABLES) | set(generator.TEST_VARIABLES)
+    sources = [REPO / "Makefile", *(REPO / ".ci").iterdir()]
+    for folder in (
+        "deploy",
+        "tests",
+        "bench",
+        "shared",
+        "command-service",
+        "query-service",
+        "projector",
+    ):
+        sources += [
+            p for p in (REPO / folder).rglob("*") if p.is_file() and p.suffix in ("", ".py", ".sh")
+        ]
+    used: dict[str, str] = {}
+    for path in sources:
+        if "kafka/libs" in str(path) or "__pycache__" in path.parts:
+            continue
+        for name in re.findall(
+            r"ORDERS_[A-Z][A-Z0-9_]*[A-Z0-9](?![A-Z0-9_])", path.read_text(errors="ignore")
+        ):
+            used.setdefault(name, str(path.relative_to(REPO)))
+    undocumented = {name: where for name, where in used.items() if name not in known}
+    assert undocumented == {}
