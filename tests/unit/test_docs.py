@@ -61,3 +61,30 @@ def test_every_orders_variable_in_the_repo_is_documented() -> None:
             used.setdefault(name, str(path.relative_to(REPO)))
     undocumented = {name: where for name, where in used.items() if name not in known}
     assert undocumented == {}
+
+
+def _pages() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_every_test_a_page_names_exists() -> None:
+    missing = []
+    for page in _pages():
+        for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)", page.read_text()):
+            source = REPO / path
+            if not source.exists() or not re.search(rf"def {name}\(", source.read_text()):
+                missing.append(f"{page.name}: {path}::{name}")
+    assert missing == []
+
+
+def test_every_file_and_link_a_page_names_exists() -> None:
+    missing = []
+    for page in _pages():
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" not in target and not (page.parent / target).exists():
+                missing.append(f"{page.name}: link {target}")
+        for path in re.findall(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|md|sh|toml|txt))`", text):
+            if not (REPO / path).exists():
+                missing.append(f"{page.name}: {path}")
+    assert missing == []
