@@ -8,6 +8,7 @@ exits 1 naming every page that differs — ``tests/unit/test_docs.py`` runs that
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import types
 from collections.abc import Callable
@@ -121,7 +122,49 @@ def _one_line(text: str | None) -> str:
     return " ".join(text.split()).replace("``", "`").replace("|", "\\|")
 
 
-PAGES: dict[str, Callable[[], str]] = {"configuration.md": configuration}
+PACKAGES = {
+    "shared/ordersource": "ordersource",
+    "command-service/command_service": "command_service",
+    "projector/projector": "projector",
+    "query-service/query_service": "query_service",
+}
+MAP_START = "<!-- module map: generated from the module docstrings by `make docs` -->"
+MAP_END = "<!-- end of module map -->"
+
+
+def modules() -> str:
+    """docs/modules.md: the hand-written glossary, with the module map filled in."""
+    page = (DOCS / "modules.md").read_text()
+    head, rest = page.split(MAP_START, 1)
+    tail = rest.split(MAP_END, 1)[1]
+    rows = []
+    for folder, package in PACKAGES.items():
+        rows += [
+            "",
+            f"### `{package}` (`{folder}/`)",
+            "",
+            "| module | what it holds |",
+            "|---|---|",
+        ]
+        for path in sorted((DOCS.parent / folder).rglob("*.py")):
+            parts = path.relative_to(DOCS.parent / folder).with_suffix("").parts
+            name = ".".join((package, *parts)).removesuffix(".__init__")
+            rows.append(f"| `{name}` | {_summary(path)} |")
+    return head + MAP_START + "\n".join(rows) + "\n" + MAP_END + tail
+
+
+def _summary(path: Path) -> str:
+    """The first sentence of a module's docstring (a module without one fails the check)."""
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    if not doc:
+        raise ValueError(f"{path}: a module without a docstring")
+    first = " ".join(doc.split("\n\n", 1)[0].split())
+    if ". " in first:
+        first = first.split(". ", 1)[0] + "."
+    return first.replace("``", "`").replace("|", "\\|")
+
+
+PAGES: dict[str, Callable[[], str]] = {"configuration.md": configuration, "modules.md": modules}
 
 
 def main(argv: list[str] | None = None) -> int:
