@@ -1,4 +1,5 @@
-"""The projector's Prometheus metrics, in a registry of its own (one per app instance).
+"""The projector's Prometheus metrics, in a registry of its own (one per app instance):
+by default a ``process_registry()``, the one the projector serves on /metrics.
 
 Lag is not computed here per batch: the progress reporter sets it, because a batch only
 knows the offsets it saw, not how much is still waiting in Kafka.
@@ -10,41 +11,46 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ordersource.metrics import process_registry
 from projector.projection import BatchPlan
 
 
 class ProjectorMetrics:
-    def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = process_registry() if registry is None else registry
         self.applied = Counter(
-            "projector_events_applied_total", "Events folded into views", registry=registry
+            "orders_projector_events_applied_total", "Events folded into views", registry=registry
         )
         self.skipped = Counter(
-            "projector_events_skipped_total",
+            "orders_projector_events_skipped_total",
             "Re-delivered events skipped (offset below checkpoint or version already applied)",
             registry=registry,
         )
         self.parked = Counter(
-            "projector_events_parked_total", "Events parked on a version gap", registry=registry
+            "orders_projector_events_parked_total",
+            "Events parked on a version gap",
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "projector_dead_letters_total", "Records sent to the DLQ", registry=registry
+            "orders_projector_dead_letters_total", "Records sent to the DLQ", registry=registry
         )
         self.rebuilds = Counter(
-            "projector_rebuilds_total", "Rebuilds after Redis lost the views", registry=registry
+            "orders_projector_rebuilds_total",
+            "Rebuilds after Redis lost the views",
+            registry=registry,
         )
         self.batch_seconds = Histogram(
-            "projector_batch_seconds", "Time to project one batch", registry=registry
+            "orders_projector_batch_seconds", "Time to project one batch", registry=registry
         )
         self.lag = Gauge(
-            "projector_partition_lag",
+            "orders_projector_lag_events",
             "Committed events not yet applied, per partition",
             ["partition"],
             registry=registry,
         )
         self.newest_event_age = Gauge(
-            "projector_newest_event_age_seconds",
-            "Age of the newest applied event (occurred_at)",
+            "orders_projector_newest_event_age_seconds",
+            "Age of the newest applied event (its occurred_at); 0 before the first one",
             registry=registry,
         )
         self.newest_event_ts = 0.0

@@ -11,17 +11,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ordersource import codec
 from ordersource.auth import Role, TokenBook
 from ordersource.connections import redis_options
+from ordersource.metrics import RequestMetrics, process_registry, request_seconds
 from ordersource.settings import Settings
 from ordersource.web import require
 from query_service import orders, problems, projection
 from query_service.deps import StoreDep
-from query_service.metrics import RequestMetrics
 from query_service.store import RedisViewStore, ViewStore
 
 
@@ -50,8 +50,8 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
             await redis.aclose()
 
     app = FastAPI(title="Ordersource query API", lifespan=lifespan, openapi_url="/openapi.json")
-    registry = CollectorRegistry()
-    app.add_middleware(RequestMetrics, registry=registry)
+    registry = process_registry()
+    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))
     problems.install(app)
     book = TokenBook(settings.auth_tokens)
     app.include_router(orders.router, dependencies=[Depends(require(book, Role.READER))])

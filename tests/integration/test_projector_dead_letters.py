@@ -49,7 +49,7 @@ def test_poison_goes_to_the_dlq_and_projection_continues(
     projection = get_json(query.url("/projection"))
     assert projection["dead_letters"] == 3
     metrics = get_json_text(projector.url("/metrics"))
-    assert "projector_dead_letters_total 3.0" in metrics
+    assert "orders_projector_dead_letters_total 3.0" in metrics
     wait_verified(settings_env)
 
 

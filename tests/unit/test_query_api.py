@@ -154,4 +154,4 @@ def test_stats_projection_and_probes(client: TestClient, store: InMemoryViewStor
     assert client.get("/readyz").status_code == 200
     store.up = False
     assert client.get("/readyz").status_code == 503
-    assert "query_request_seconds" in client.get("/metrics").text
+    assert "orders_query_api_request_seconds" in client.get("/metrics").text

@@ -17,6 +17,7 @@ from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
 from ordersource.auth import Role, TokenBook
 from ordersource.connections import redis_options
+from ordersource.metrics import RequestMetrics, process_registry, request_seconds
 from ordersource.settings import Settings
 from ordersource.web import install_problem_handlers, require
 
@@ -52,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    registry = process_registry()  # outermost: 413/415/431 answers are measured too
+    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "command_api"))
     install_problem_handlers(app)
     writers = require(TokenBook(settings.auth_tokens), Role.WRITER)
     app.include_router(router, dependencies=[Depends(writers)])
@@ -73,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

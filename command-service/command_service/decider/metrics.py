@@ -1,13 +1,45 @@
-"""Prometheus metrics of the decider."""
+"""Prometheus metrics of the decider, in the registry its ops server serves on /metrics."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from __future__ import annotations
 
-DECIDED = Counter("orders_decider_commands_total", "Commands decided", ["outcome"])
-CATCHUP_EVENTS = Counter("orders_decider_catchup_events_total", "Events folded while catching up")
-CATCHUP_SECONDS = Histogram("orders_decider_catchup_seconds", "Time to catch up a partition")
-COMMIT_SECONDS = Histogram(
-    "orders_decider_commit_seconds",
-    "Time to commit one transaction",
-    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-PARTITIONS = Gauge("orders_decider_partitions", "Partitions this decider owns")
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ordersource.metrics import process_registry
+
+
+class DeciderMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.decided = Counter(
+            "orders_decider_commands_total",
+            "Commands decided, by outcome (accepted or rejected)",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in ("accepted", "rejected"):  # both series exist (at 0) from the start
+            self.decided.labels(outcome)
+        self.catchup_events = Counter(
+            "orders_decider_catchup_events_total",
+            "Events folded while catching up",
+            registry=registry,
+        )
+        self.catchup_seconds = Histogram(
+            "orders_decider_catchup_seconds", "Time to catch up a partition", registry=registry
+        )
+        self.commit_seconds = Histogram(
+            "orders_decider_commit_seconds",
+            "Time to commit one transaction",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.partitions = Gauge(
+            "orders_decider_partitions", "Partitions this decider owns", registry=registry
+        )
+
+
+REGISTRY = process_registry()
+_METRICS = DeciderMetrics(REGISTRY)
+DECIDED = _METRICS.decided
+CATCHUP_EVENTS = _METRICS.catchup_events
+CATCHUP_SECONDS = _METRICS.catchup_seconds
+COMMIT_SECONDS = _METRICS.commit_seconds
+PARTITIONS = _METRICS.partitions

@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from command_service.decider.metrics import REGISTRY
+
 
 def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
@@ -19,7 +21,7 @@ def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPS
                 body = b'{"status":"ready"}' if ok else b'{"status":"catching up"}'
                 self._send(200 if ok else 503, body, "application/json")
             elif self.path == "/metrics":
-                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+                self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             else:
                 self._send(404, b'{"status":404,"title":"Not Found"}', "application/problem+json")
 
