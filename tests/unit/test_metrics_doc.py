@@ -1,0 +1,41 @@
+"""docs/metrics.md is what the code generates, and every metric follows the naming scheme."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tools import metrics_doc
+
+pytestmark = pytest.mark.unit
+
+
+def test_docs_metrics_md_is_generated_from_the_code() -> None:
+    assert metrics_doc.DOC.read_text() == metrics_doc.render(), (
+        "docs/metrics.md is stale: run `.venv/bin/python -m tools.metrics_doc`"
+    )
+
+
+@pytest.mark.parametrize("process", metrics_doc.PROCESSES, ids=lambda p: p.name)
+def test_every_metric_is_named_orders_process_what_unit(process: metrics_doc.Process) -> None:
+    families = metrics_doc.families(process)
+    assert families
+    for family in families:
+        assert family.name.startswith(f"orders_{process.name}_"), family.name
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", family.name), family.name
+        assert family.help, family.name
+        if family.type == "counter":
+            assert family.name.endswith("_total"), family.name
+        if family.type == "histogram":
+            assert family.name.endswith("_seconds"), family.name
+
+
+def test_both_apis_share_one_request_metric_scheme() -> None:
+    by_process = metrics_doc.documented()
+    command, query = by_process["command_api"], by_process["query_api"]
+    assert [(f.type, f.labels) for f in command.values()] == [
+        (f.type, f.labels) for f in query.values()
+    ]
+    assert list(command) == ["orders_command_api_request_seconds"]
+    assert list(query) == ["orders_query_api_request_seconds"]

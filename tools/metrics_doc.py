@@ -1,0 +1,157 @@
+"""docs/metrics.md, generated from the code: every metric of every process.
+
+``python -m tools.metrics_doc`` rewrites the file; ``--check`` only says whether it is
+stale (exit 1). tests/unit/test_metrics_doc.py fails when it is, and
+tests/e2e/test_metrics_exposition.py compares the list with what each running process
+really serves on /metrics.
+
+Each process builds its metrics into a registry it is given (``PROCESSES``); the generator
+builds each into an empty one, so the standard ``process_*``/``python_*`` collectors that
+every process adds (``ordersource.metrics.process_registry``) are described once, not
+listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from command_service.decider.metrics import DeciderMetrics
+from ordersource.metrics import request_seconds
+from ordersource.settings import Settings
+from projector.metrics import ProjectorMetrics
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+STANDARD_PREFIXES = ("process_", "python_")
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    """As in the metric names: ``orders_<name>_...``."""
+    service: str
+    """As ``make start-<service>`` and the tests' ``services(...)`` call it."""
+    port_setting: str
+    """The Settings field (``ORDERS_<FIELD>``) of the port serving /metrics."""
+    build: Callable[[CollectorRegistry], object]
+    """Creates the process's metrics in the given registry."""
+
+    @property
+    def default_port(self) -> int:
+        port = Settings.model_fields[self.port_setting].default
+        assert isinstance(port, int)
+        return port
+
+
+PROCESSES = (
+    Process(
+        "command_api",
+        "command-api",
+        "command_api_port",
+        lambda r: request_seconds(r, "command_api"),
+    ),
+    Process("decider", "decider", "decider_port", DeciderMetrics),
+    Process("projector", "projector", "projector_port", ProjectorMetrics),
+    Process("query_api", "query-api", "query_api_port", lambda r: request_seconds(r, "query_api")),
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    """As in the exposition's ``# TYPE`` line (counters with their ``_total``)."""
+    type: str
+    labels: tuple[str, ...]
+    help: str
+
+
+def families(process: Process) -> list[Family]:
+    registry = CollectorRegistry()
+    process.build(registry)
+    found = []
+    # prometheus_client has no public way to list a collector's label names, hence the
+    # private attributes (stable since 0.4); every metric here is a Counter/Gauge/Histogram.
+    for collector in list(registry._collector_to_names):
+        labels = tuple(getattr(collector, "_labelnames", ()))
+        for metric in collector.collect():
+            name = f"{metric.name}_total" if metric.type == "counter" else metric.name
+            found.append(Family(name, metric.type, labels, metric.documentation))
+    return sorted(found, key=lambda f: f.name)
+
+
+def documented() -> dict[str, dict[str, Family]]:
+    """Process name -> exposition family name -> family."""
+    return {p.name: {f.name: f for f in families(p)} for p in PROCESSES}
+
+
+HEADER = """\
+# Metrics
+
+Generated from the code by `python -m tools.metrics_doc`: do not edit by hand (a unit test
+fails when this file and the code differ; an e2e test compares it with what each running
+process serves).
+
+Every metric of ours is named `orders_<process>_<what>_<unit>`. Each process serves its
+own registry on `GET /metrics` (Prometheus text format), on the port given below
+(`ORDERS_<PROCESS>_PORT`); it holds that process's `orders_` metrics and the standard
+collectors of prometheus_client, nothing else:
+
+- `process_*` (CPU seconds, resident/virtual memory, open file descriptors, start time)
+  and `python_info`, `python_gc_*` (collections, collected and uncollectable objects),
+  in all four processes alike.
+- Counters and histograms also export a `<name>_created` gauge (prometheus_client's
+  creation timestamp of the series); histograms the usual `_bucket`, `_sum` and `_count`
+  series.
+
+A labelled metric lists its family (`# HELP`/`# TYPE`) from the start, and its series
+once it has seen a label value (`orders_decider_commands_total` starts with both outcomes
+at 0). `route` is the matched route's path template, `unmatched` when no route matched (an
+unknown path, or a request the command API refuses before routing: 413, 415, 431);
+`status` is the response status code.
+"""
+
+
+def _rows(process: Process) -> Iterator[str]:
+    yield ""
+    yield f"## {process.name}: `:{process.default_port}/metrics`"
+    yield ""
+    yield f"Process `{process.service}`, port `ORDERS_{process.port_setting.upper()}`."
+    yield ""
+    yield "| Metric | Type | Labels | Meaning |"
+    yield "| --- | --- | --- | --- |"
+    for family in families(process):
+        labels = ", ".join(f"`{label}`" for label in family.labels) or "none"
+        yield f"| `{family.name}` | {family.type} | {labels} | {family.help} |"
+
+
+def render() -> str:
+    lines = [HEADER.rstrip("\n")]
+    for process in PROCESSES:
+        lines.extend(_rows(process))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    current = DOC.read_text() if DOC.exists() else ""
+    if args.check:
+        if current != text:
+            print(f"{DOC.name} is stale: run python -m tools.metrics_doc", file=sys.stderr)
+            return 1
+        return 0
+    if current != text:
+        DOC.write_text(text)
+        print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
