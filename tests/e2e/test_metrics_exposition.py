@@ -1,0 +1,111 @@
+"""docs/metrics.md against what each running process really serves on /metrics.
+
+Every process of the stack is started, one order goes through both APIs (placed, decided,
+projected, read), then each /metrics is scraped. Family names come from the ``# TYPE``
+lines: prometheus_client writes them for every registered metric, a labelled one without
+any series yet included, so the comparison does not depend on which label values were
+used. The order is driven through anyway, to check that the request metrics, the
+decider's and the projector's counters really move, not only exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.http import place_body
+from tests.support.infra import wait_until
+from tools import metrics_doc
+
+pytestmark = pytest.mark.e2e
+
+TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.MULTILINE)
+
+
+def exported(text: str) -> dict[str, str]:
+    """Family name -> type, from the ``# TYPE`` lines, minus prometheus_client's
+    ``<name>_created`` gauges that belong to a counter or histogram."""
+    types = dict(TYPE_LINE.findall(text))
+    owners = {n.removesuffix("_total") for n, t in types.items() if t == "counter"}
+    owners |= {n for n, t in types.items() if t == "histogram"}
+    return {
+        name: kind
+        for name, kind in types.items()
+        if not (name.endswith("_created") and name.removesuffix("_created") in owners)
+    }
+
+
+def sample(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no series {series} in\n{text}")
+
+
+@pytest.fixture
+def scraped(services: Any) -> dict[str, str]:
+    started = {p.service: services(p.service) for p in metrics_doc.PROCESSES}
+    commands = httpx.Client(base_url=started["command-api"].url(), timeout=30)
+    queries = httpx.Client(base_url=started["query-api"].url(), timeout=30)
+    placed = commands.post("/orders", json=place_body(qty=2))
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
+    wait_until(
+        lambda: queries.get(f"/orders/{order_id}").status_code == 200,
+        timeout=10,
+        message="placed order never visible",
+    )
+
+    def scrape(service: str) -> str:
+        return httpx.get(started[service].url("/metrics"), timeout=10).text
+
+    # The decider counts after relaying the verdict, the projector after writing the view.
+    wait_until(
+        lambda: 'orders_decider_commands_total{outcome="accepted"} 1.0' in scrape("decider"),
+        timeout=10,
+        message="the decider never counted the command",
+    )
+    wait_until(
+        lambda: "orders_projector_events_applied_total 1.0" in scrape("projector"),
+        timeout=10,
+        message="the projector never counted the event",
+    )
+    return {p.name: scrape(p.service) for p in metrics_doc.PROCESSES}
+
+
+def test_each_process_serves_exactly_the_documented_metrics(scraped: dict[str, str]) -> None:
+    assert metrics_doc.DOC.read_text() == metrics_doc.render(), "run python -m tools.metrics_doc"
+    documented = metrics_doc.documented()
+    for process in metrics_doc.PROCESSES:
+        families = exported(scraped[process.name])
+        ours = {name: kind for name, kind in families.items() if name.startswith("orders_")}
+        expected = {f.name: f.type for f in documented[process.name].values()}
+        assert ours == expected, process.name
+        others = sorted(set(families) - set(ours))
+        assert others, f"{process.name} exports no standard collector"
+        strays = [n for n in others if not n.startswith(metrics_doc.STANDARD_PREFIXES)]
+        assert strays == [], f"{process.name} exports undocumented families"
+        # The same standard collectors everywhere: process_* and python_*.
+        assert "process_resident_memory_bytes" in others, process.name
+        assert "python_gc_collections_total" in others, process.name
+
+
+def test_the_order_moved_every_process_metrics(scraped: dict[str, str]) -> None:
+    command, query = scraped["command_api"], scraped["query_api"]
+    assert (
+        sample(command, 'orders_command_api_request_seconds_count{route="/orders",status="201"}')
+        == 1
+    )
+    assert (
+        sample(
+            query, 'orders_query_api_request_seconds_count{route="/orders/{order_id}",status="200"}'
+        )
+        >= 1
+    )
+    assert sample(scraped["decider"], 'orders_decider_commands_total{outcome="accepted"}') == 1
+    assert sample(scraped["decider"], 'orders_decider_commands_total{outcome="rejected"}') == 0
+    assert sample(scraped["decider"], "orders_decider_partitions") == 3
+    assert sample(scraped["projector"], "orders_projector_events_applied_total") >= 1
