@@ -41,6 +41,7 @@ from ordersource.ids import new_id
 
 EVENTS_PER_ORDER = 5
 PRICE = 120
+CHANNELS = ("web", "app", "store", "phone", "api")
 TRANSACTION = 20_000
 """Events per Kafka transaction (few commit markers in the log)."""
 
@@ -57,6 +58,7 @@ def order_events(n: int, now: datetime) -> Iterator[Event]:
         customer_id=f"c{n % 5000}",
         currency="EUR",
         items=(Line(sku="apple", quantity=1, unit_price_cents=PRICE),),
+        channel=CHANNELS[n % len(CHANNELS)],
     )
     yield OrderPlaced(event_id=new_id(), command_id=new_id(), version=1, data=placed, **common)
     modifies = {0: 2, 1: 3, 2: 3, 3: 4}[fate]

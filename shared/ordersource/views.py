@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ordersource.domain.state import OrderState
-from ordersource.domain.types import Line, OrderStatus
+from ordersource.domain.types import UNKNOWN_CHANNEL, Line, OrderStatus
 
 
 def to_view(state: OrderState) -> dict[str, Any]:
@@ -14,6 +14,7 @@ def to_view(state: OrderState) -> dict[str, Any]:
     return {
         "order_id": state.order_id,
         "customer_id": state.customer_id,
+        "channel": state.channel,
         "status": state.status.value,
         "items": [
             {
@@ -48,6 +49,8 @@ def from_view(view: dict[str, Any]) -> OrderState:
         order_id=view["order_id"],
         customer_id=view["customer_id"],
         currency=view["currency"],
+        # Views written before OrderPlaced v2 have no channel; a rebuild adds it.
+        channel=view.get("channel", UNKNOWN_CHANNEL),
         status=OrderStatus(view["status"]),
         items=tuple(
             Line(

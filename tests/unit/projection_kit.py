@@ -25,6 +25,14 @@ from ordersource.domain.events import (
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
+V1_PLACED = (
+    b'{"event_id":"e1","type":"OrderPlaced","schema_version":1,"order_id":"old-1",'
+    b'"version":1,"occurred_at":"2025-06-01T12:00:00.000000Z","command_id":"c1",'
+    b'"data":{"customer_id":"bob","currency":"EUR",'
+    b'"items":[{"sku":"apple","quantity":2,"unit_price_cents":120}]}}'
+)
+"""An OrderPlaced exactly as the code before channels wrote it."""
+
 
 def _base(order_id: str, version: int, at: datetime | None) -> dict[str, Any]:
     return {
@@ -44,9 +52,10 @@ def placed(
     price: int = 100,
     at: datetime | None = None,
     currency: str = "EUR",
+    channel: str = "web",
 ) -> OrderPlaced:
     lines = (Line(sku="sku-1", quantity=quantity, unit_price_cents=price),)
-    data = OrderPlacedData(customer_id=customer_id, currency=currency, items=lines)
+    data = OrderPlacedData(customer_id=customer_id, currency=currency, items=lines, channel=channel)
     return OrderPlaced(**_base(order_id, 1, at), data=data)
 
 

@@ -1,4 +1,5 @@
-"""The codec: round trips, headers, upcasting, and refusal of what it cannot read."""
+"""The codec: round trips, per-type schema versions and headers, the OrderPlaced v1 -> v2
+upcaster, and refusal of what it cannot read (unknown types, future versions)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import orjson
 import pytest
 
 from ordersource import codec
-from ordersource.domain import OrderPlaced
-from tests.unit.orders import given, modify, place
+from ordersource.domain import SCHEMA_VERSIONS, Event, OrderPaid, OrderPlaced
+from tests.unit.orders import given, modify, pay, place
+from tests.unit.projection_kit import V1_PLACED
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +37,64 @@ def test_event_round_trip_and_envelope_fields() -> None:
     }
     assert raw["occurred_at"].endswith("Z")
     assert codec.decode_event(codec.encode_event(event)) == event
-    assert codec.event_headers(event) == [("type", b"OrderPlaced"), ("schema_version", b"1")]
+    assert raw["schema_version"] == 2
+    assert raw["data"]["channel"] == "api"
+    assert codec.event_headers(event) == [("type", b"OrderPlaced"), ("schema_version", b"2")]
+
+
+def test_schema_versions_are_per_event_type() -> None:
+    assert dict(SCHEMA_VERSIONS) == {
+        "OrderPlaced": 2,
+        "OrderModified": 1,
+        "OrderPaid": 1,
+        "OrderShipped": 1,
+        "OrderCancelled": 1,
+    }
+    events, _ = given(place(), modify({"sku": "apple", "quantity": 6}), pay(720))
+    for event in events:
+        raw = orjson.loads(codec.encode_event(event))
+        assert raw["schema_version"] == event.schema_version == SCHEMA_VERSIONS[event.type]
+        version = str(SCHEMA_VERSIONS[event.type]).encode()
+        assert codec.event_headers(event) == [
+            ("type", event.type.encode()),
+            ("schema_version", version),
+        ]
+
+
+def test_order_placed_v1_bytes_are_upcast_to_v2_with_channel_unknown() -> None:
+    event = codec.decode_event(V1_PLACED)
+    assert isinstance(event, OrderPlaced)
+    assert event.schema_version == 2
+    assert event.data.channel == "unknown"
+    assert (event.order_id, event.data.customer_id, event.data.items[0].quantity) == (
+        "old-1",
+        "bob",
+        2,
+    )
+    # Re-encoded it is a v2 event, read by the fast path.
+    again = orjson.loads(codec.encode_event(event))
+    assert (again["schema_version"], again["data"]["channel"]) == (2, "unknown")
+    assert codec.decode_event(codec.encode_event(event)) == event
+
+
+def test_the_upcaster_is_a_pure_function_of_the_raw_dict() -> None:
+    raw = orjson.loads(V1_PLACED)
+    before = orjson.dumps(raw)
+    lifted = codec.UPCASTERS[("OrderPlaced", 1)](raw)
+    assert orjson.dumps(raw) == before  # the input is not changed
+    assert lifted["schema_version"] == 2
+    assert lifted["data"] == raw["data"] | {"channel": "unknown"}
+    assert {k: v for k, v in lifted.items() if k not in ("schema_version", "data")} == {
+        k: v for k, v in raw.items() if k not in ("schema_version", "data")
+    }
+    assert codec.UPCASTERS[("OrderPlaced", 1)](orjson.loads(V1_PLACED)) == lifted
+
+
+def test_a_v1_event_that_was_invalid_stays_invalid() -> None:
+    raw = orjson.loads(V1_PLACED)
+    raw["data"]["currency"] = "XXX!"
+    with pytest.raises(codec.UndecodableEvent, match="invalid event"):
+        codec.decode_event(orjson.dumps(raw))
 
 
 @pytest.mark.parametrize(
@@ -54,18 +113,32 @@ def test_unreadable_events_are_refused_with_a_reason(value: bytes | None, reason
         codec.decode_event(value)
 
 
-def test_future_schema_version_is_refused() -> None:
-    raw = orjson.loads(codec.encode_event(placed()))
-    raw["schema_version"] = 2
-    with pytest.raises(codec.UnknownSchemaVersion):
+def paid() -> Event:
+    events, _ = given(place(), pay(600))
+    assert isinstance(events[-1], OrderPaid)
+    return events[-1]
+
+
+@pytest.mark.parametrize(
+    ("event", "version"),
+    [(placed, 3), (placed, 99), (paid, 2)],
+    ids=["OrderPlaced-v3", "OrderPlaced-v99", "OrderPaid-v2"],
+)
+def test_future_schema_versions_are_refused(event: Any, version: int) -> None:
+    raw = orjson.loads(codec.encode_event(event()))
+    raw["schema_version"] = version
+    with pytest.raises(codec.UnknownSchemaVersion, match="newer than this reader"):
         codec.decode_event(orjson.dumps(raw))
 
 
-def test_older_schema_versions_are_upcast(monkeypatch: pytest.MonkeyPatch) -> None:
-    event = placed()
-    raw = orjson.loads(codec.encode_event(event))
+def test_upcasters_chain_one_version_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = orjson.loads(V1_PLACED)
     raw["schema_version"] = 0
     raw["data"]["client"] = raw["data"].pop("customer_id")  # how "version 0" spelled it
+    with pytest.raises(
+        codec.UndecodableEvent, match="no upcaster for OrderPlaced schema_version 0"
+    ):
+        codec.decode_event(orjson.dumps(raw))
 
     def v0_to_v1(old: dict[str, Any]) -> dict[str, Any]:
         data = dict(old["data"])
@@ -73,7 +146,13 @@ def test_older_schema_versions_are_upcast(monkeypatch: pytest.MonkeyPatch) -> No
         return {**old, "data": data, "schema_version": 1}
 
     monkeypatch.setitem(codec.UPCASTERS, ("OrderPlaced", 0), v0_to_v1)
-    assert codec.decode_event(orjson.dumps(raw)) == event
+    assert codec.decode_event(orjson.dumps(raw)) == codec.decode_event(V1_PLACED)
+
+
+def test_an_upcaster_that_does_not_lift_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(codec.UPCASTERS, ("OrderPlaced", 1), lambda raw: raw)
+    with pytest.raises(codec.UndecodableEvent, match="did not lift"):
+        codec.decode_event(V1_PLACED)
 
 
 def test_command_round_trip() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from ordersource import codec
 from ordersource.domain import (
     InvalidCommand,
     OrderAlreadyExists,
@@ -20,6 +21,7 @@ from ordersource.domain import (
     evolve,
 )
 from tests.unit.orders import cancel, given, modify, pay, place, ship, when
+from tests.unit.projection_kit import V1_PLACED
 
 pytestmark = pytest.mark.unit
 
@@ -31,6 +33,41 @@ def test_place_gives_order_placed_at_version_1() -> None:
     state = evolve(None, event)
     assert state.status is OrderStatus.PLACED
     assert state.total_cents == 600
+
+
+def test_place_records_the_channel_in_order_placed_v2() -> None:
+    [event] = when(None, place(channel="store"))
+    assert isinstance(event, OrderPlaced)
+    assert (event.schema_version, event.data.channel) == (2, "store")
+    assert evolve(None, event).channel == "store"
+
+
+def test_place_without_a_channel_was_placed_over_the_api() -> None:
+    command = place()
+    assert command.channel == "api"
+    [event] = when(None, command)
+    assert isinstance(event, OrderPlaced)
+    assert event.data.channel == "api"
+    assert evolve(None, event).channel == "api"
+
+
+@pytest.mark.parametrize("channel", ["", "Web", "web shop", "a" * 33, "ü", "unknown", 7])
+def test_channel_is_short_lowercase_and_not_the_reserved_unknown(channel: object) -> None:
+    with pytest.raises(ValidationError):
+        place(channel=channel)
+
+
+def test_commands_on_an_order_placed_before_channels_decide_against_the_upcast_state() -> None:
+    old = codec.decode_event(V1_PLACED)  # OrderPlaced v1 as logged, upcast by the codec
+    state = evolve(None, old)
+    assert (state.channel, state.version, state.total_cents) == ("unknown", 1, 240)
+    [modified] = when(state, modify({"sku": "apple", "quantity": 3}, order_id="old-1"))
+    assert isinstance(modified, OrderModified)
+    assert modified.version == 2
+    state = evolve(state, modified)
+    [event] = when(state, pay(360, order_id="old-1"))
+    assert isinstance(event, OrderPaid)
+    assert (event.version, evolve(state, event).channel) == (3, "unknown")
 
 
 def test_place_twice_is_refused() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from command_service.decider.book import PartitionBook
+from ordersource import codec
 from ordersource.domain import OrderStatus
 from tests.unit.orders import T0, cancel, given, modify, new_id, pay, place
+from tests.unit.projection_kit import V1_PLACED
 
 pytestmark = pytest.mark.unit
 
@@ -95,3 +97,23 @@ def test_closed_orders_keep_status_and_version_but_not_their_lines() -> None:
     assert book.closed["o1"] == (OrderStatus.CANCELLED, 2)
     _, refused = book.judge(pay(10), now=T0, new_id=new_id)
     assert (refused.http_status, refused.body["order_status"]) == (409, "cancelled")
+
+
+def test_an_order_placed_before_channels_is_read_and_decided_on() -> None:
+    book = PartitionBook(0)
+    book.apply(codec.decode_event(V1_PLACED), None)  # OrderPlaced v1, as catch-up reads it
+    assert book.orders["old-1"].channel == "unknown"
+    events, verdict = book.judge(pay(240, order_id="old-1"), now=T0, new_id=new_id)
+    assert [e.version for e in events] == [2]
+    assert verdict.http_status == 200
+    assert verdict.body["status"] == "paid"
+
+
+def test_orders_share_one_channel_string() -> None:
+    """A channel per order costs the book one pointer: equal channels are one object."""
+    book = PartitionBook(0)
+    for n in range(3):
+        events, _ = given(place(f"o{n}", channel="web"))
+        book.apply(codec.decode_event(codec.encode_event(events[0])), None)
+    first, *rest = (book.orders[f"o{n}"].channel for n in range(3))
+    assert all(channel is first for channel in rest)

@@ -36,6 +36,15 @@ def test_from_view_inverts_to_view(at: datetime, qty: int, price: int, steps: in
     assert to_view(from_view(to_view(state))) == to_view(state)
 
 
+def test_the_view_shows_the_channel_and_views_from_before_channels_read_as_unknown() -> None:
+    state = fold([placed("o1", channel="app")])
+    assert state is not None
+    view = to_view(state)
+    assert view["channel"] == "app"
+    older = {k: v for k, v in view.items() if k != "channel"}  # stored before OrderPlaced v2
+    assert from_view(older).channel == "unknown"
+
+
 def test_index_score_is_exact_microseconds() -> None:
     at = datetime(2026, 5, 17, 12, 30, 1, 123456, tzinfo=UTC)
     assert index_score(at) == 1779021001123456

@@ -19,6 +19,7 @@ from command_service.api.schemas import (
     ShipOrderRequest,
 )
 from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
+from ordersource.domain.types import DEFAULT_CHANNEL
 from ordersource.ids import new_id, order_id_for_key
 from ordersource.web import ProblemError, problem_responses
 
@@ -105,9 +106,13 @@ async def place_order(
             customer_id=body.customer_id,
             currency=body.currency,
             items=body.items,
+            channel=body.channel,
         )
 
-    fingerprint = ["place", body.model_dump(mode="json"), version]
+    fields = body.model_dump(mode="json")
+    if fields["channel"] == DEFAULT_CHANNEL:
+        del fields["channel"]  # the default: same fingerprint as before channels existed
+    fingerprint = ["place", fields, version]
     return await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
 
 

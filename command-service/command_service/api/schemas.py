@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ordersource.domain.commands import Changes, Lines
-from ordersource.domain.types import Cents, Currency, Identifier, ShortText
+from ordersource.domain.types import (
+    DEFAULT_CHANNEL,
+    Cents,
+    Currency,
+    Identifier,
+    NewChannel,
+    ShortText,
+)
 
 
 class Body(BaseModel):
@@ -22,6 +29,7 @@ class PlaceOrderRequest(Body):
                     "customer_id": "bob",
                     "items": [{"sku": "apple", "quantity": 5, "unit_price_cents": 120}],
                     "currency": "EUR",
+                    "channel": "web",
                 }
             ]
         }
@@ -31,6 +39,11 @@ class PlaceOrderRequest(Body):
     currency: Currency
     order_id: Identifier | None = Field(
         default=None, description="Client-chosen id; the server picks a UUIDv7 when absent."
+    )
+    channel: NewChannel = Field(
+        default=DEFAULT_CHANNEL,
+        description="Where the order was placed (e.g. web, app, store, phone, api): 1-32 "
+        "characters of [a-z0-9_-]; 'unknown' is reserved for orders from before channels.",
     )
 
 

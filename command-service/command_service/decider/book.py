@@ -114,7 +114,7 @@ class PartitionBook:
         if state is not None or order_id not in self.closed:
             return state
         status, version = self.closed[order_id]
-        return OrderState(order_id, "", "", status, (), version, _EPOCH, _EPOCH)
+        return OrderState(order_id, "", "", "", status, (), version, _EPOCH, _EPOCH)
 
     def _remember(self, command_id: bytes | str) -> None:
         """Forget the oldest command once the window is full (never the newest one)."""

@@ -19,7 +19,7 @@ from ordersource.domain.errors import (
 )
 from ordersource.domain.events import (
     EVENT_TYPES,
-    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
     Event,
     OrderCancelled,
     OrderModified,
@@ -33,7 +33,7 @@ from ordersource.domain.types import Line, LineChange, OrderStatus
 
 __all__ = [
     "EVENT_TYPES",
-    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "CancelOrder",
     "Command",
     "DomainError",

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, Field
 
 from ordersource.domain.types import (
+    DEFAULT_CHANNEL,
     MAX_LINES,
     Cents,
     Currency,
@@ -14,6 +15,7 @@ from ordersource.domain.types import (
     Identifier,
     Line,
     LineChange,
+    NewChannel,
     ShortText,
 )
 
@@ -55,6 +57,8 @@ class PlaceOrder(CommandBase):
     customer_id: Identifier
     currency: Currency
     items: Lines
+    channel: NewChannel = DEFAULT_CHANNEL
+    """Where the order was placed; recorded in OrderPlaced (schema version 2)."""
 
 
 class ModifyOrder(CommandBase):

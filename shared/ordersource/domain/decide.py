@@ -58,7 +58,10 @@ def decide(
         if command.expected_version not in (None, 0):
             raise VersionMismatch("the order does not exist yet", version=0)
         data = OrderPlacedData(
-            customer_id=command.customer_id, currency=command.currency, items=command.items
+            customer_id=command.customer_id,
+            currency=command.currency,
+            items=command.items,
+            channel=command.channel,
         )
         return [OrderPlaced(data=data, **_meta(command, 1, now, new_id))]
 

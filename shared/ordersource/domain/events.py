@@ -1,13 +1,22 @@
-"""Events: the facts in the log. Each is a complete envelope (ARCHITECTURE §3 "Topics")."""
+"""Events: the facts in the log. Each is a complete envelope (ARCHITECTURE §3 "Topics").
+
+Every event type has its own schema version: the ``schema_version`` literal of its class
+is the version this code writes, and the only one the codec's fast path accepts. Older
+versions are lifted by the codec's upcasters; how to add one: docs/schema-evolution.md.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
 from ordersource.domain.types import (
+    UNKNOWN_CHANNEL,
     Cents,
+    Channel,
     Currency,
     Frozen,
     Identifier,
@@ -16,14 +25,13 @@ from ordersource.domain.types import (
     ShortText,
 )
 
-SCHEMA_VERSION = 1
-"""The schema version this code writes; older ones are upcast by the codec on read."""
-
 
 class OrderPlacedData(Frozen):
     customer_id: Identifier
     currency: Currency
     items: tuple[Line, ...]
+    channel: Channel = UNKNOWN_CHANNEL
+    """Since schema version 2; v1 events are upcast with ``unknown`` (not recorded)."""
 
 
 class OrderModifiedData(Frozen):
@@ -55,6 +63,7 @@ class EventBase(Frozen):
 
 class OrderPlaced(EventBase):
     type: Literal["OrderPlaced"] = "OrderPlaced"
+    schema_version: Literal[2] = 2  # v2: data.channel
     data: OrderPlacedData
 
 
@@ -82,6 +91,12 @@ Event = Annotated[
     OrderPlaced | OrderModified | OrderPaid | OrderShipped | OrderCancelled,
     Field(discriminator="type"),
 ]
-EVENT_TYPES = frozenset(
-    {"OrderPlaced", "OrderModified", "OrderPaid", "OrderShipped", "OrderCancelled"}
+EVENT_CLASSES = (OrderPlaced, OrderModified, OrderPaid, OrderShipped, OrderCancelled)
+SCHEMA_VERSIONS: Mapping[str, int] = MappingProxyType(
+    {
+        cls.model_fields["type"].default: cls.model_fields["schema_version"].default
+        for cls in EVENT_CLASSES
+    }
 )
+"""Event type -> the schema version this code writes (and reads without upcasting)."""
+EVENT_TYPES = frozenset(SCHEMA_VERSIONS)

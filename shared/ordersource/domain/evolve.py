@@ -33,6 +33,7 @@ def evolve(state: OrderState | None, event: Event) -> OrderState:
             order_id=event.order_id,
             customer_id=data.customer_id,
             currency=data.currency,
+            channel=data.channel,
             status=OrderStatus.PLACED,
             items=data.items,
             version=1,

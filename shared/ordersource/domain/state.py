@@ -13,6 +13,8 @@ class OrderState:
     order_id: str
     customer_id: str
     currency: str
+    channel: str
+    """Where the order was placed (``unknown`` for orders from before OrderPlaced v2)."""
     status: OrderStatus
     items: tuple[Line, ...]
     version: int
