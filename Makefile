@@ -98,7 +98,7 @@ component integration e2e: prerequisites install kafka-libs
 
 # The reference pages generated from the code (a unit test fails when they are stale).
 docs: install
-	$(BIN)/python docs/generate.py
+	$(BIN)/python -m tools.docs
 
 # Not part of `make test`: no timing assertions in pytest. Results in bench/results/.
 bench: prerequisites install kafka-libs

@@ -1,9 +1,8 @@
 """docs/metrics.md, generated from the code: every metric of every process.
 
-``python -m tools.metrics_doc`` rewrites the file; ``--check`` only says whether it is
-stale (exit 1). tests/unit/test_metrics_doc.py fails when it is, and
-tests/e2e/test_metrics_exposition.py compares the list with what each running process
-really serves on /metrics.
+``make docs`` (``tools.docs``) writes it and ``tests/unit/test_docs.py`` fails when it is
+stale; ``tests/e2e/test_metrics_exposition.py`` compares the list with what each running
+process really serves on /metrics.
 
 Each process builds its metrics into a registry it is given (``PROCESSES``); the generator
 builds each into an empty one, so the standard ``process_*``/``python_*`` collectors that
@@ -13,11 +12,8 @@ listed.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -26,7 +22,6 @@ from ordersource.metrics import request_seconds
 from ordersource.settings import Settings
 from projector.metrics import ProjectorMetrics
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 STANDARD_PREFIXES = ("process_", "python_")
 
 
@@ -92,7 +87,7 @@ def documented() -> dict[str, dict[str, Family]]:
 HEADER = """\
 # Metrics
 
-Generated from the code by `python -m tools.metrics_doc`: do not edit by hand (a unit test
+Generated from the code by `make docs`: do not edit by hand (a unit test
 fails when this file and the code differ; an e2e test compares it with what each running
 process serves).
 
@@ -134,24 +129,3 @@ def render() -> str:
     for process in PROCESSES:
         lines.extend(_rows(process))
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    current = DOC.read_text() if DOC.exists() else ""
-    if args.check:
-        if current != text:
-            print(f"{DOC.name} is stale: run python -m tools.metrics_doc", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        DOC.write_text(text)
-        print(f"wrote {DOC}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -77,7 +77,6 @@ def scraped(services: Any) -> dict[str, str]:
 
 
 def test_each_process_serves_exactly_the_documented_metrics(scraped: dict[str, str]) -> None:
-    assert metrics_doc.DOC.read_text() == metrics_doc.render(), "run python -m tools.metrics_doc"
     documented = metrics_doc.documented()
     for process in metrics_doc.PROCESSES:
         families = exported(scraped[process.name])

@@ -3,30 +3,20 @@ the project reads anywhere is documented."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from ordersource.settings import Settings
+from tools import docs
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_generate", REPO / "docs" / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generated_pages_are_current(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _generator().main(["--check"]) == 0, capsys.readouterr().err
+    assert docs.main(["--check"]) == 0, capsys.readouterr().err
 
 
 def test_every_setting_has_a_description() -> None:
@@ -35,9 +25,8 @@ def test_every_setting_has_a_description() -> None:
 
 
 def test_every_orders_variable_in_the_repo_is_documented() -> None:
-    generator = _generator()
     known = {f"ORDERS_{name.upper()}" for name in Settings.model_fields}
-    known |= set(generator.RUNTIME_VARIABLES) | set(generator.TEST_VARIABLES)
+    known |= set(docs.RUNTIME_VARIABLES) | set(docs.TEST_VARIABLES)
     sources = [REPO / "Makefile", *(REPO / ".ci").iterdir()]
     for folder in (
         "deploy",

@@ -1,6 +1,6 @@
 """Write the reference pages of docs/ from the code, so they cannot drift from it.
 
-``make docs`` (``python docs/generate.py``) rewrites them; ``--check`` only compares and
+``make docs`` (``python -m tools.docs``) rewrites them; ``--check`` only compares and
 exits 1 naming every page that differs — ``tests/unit/test_docs.py`` runs that check in
 ``make test``.
 """
@@ -19,8 +19,9 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic.fields import FieldInfo
 
 from ordersource.settings import Settings
+from tools import metrics_doc
 
-DOCS = Path(__file__).resolve().parent
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 # Variables read by the local runtime's scripts (deploy/local), not by the services.
 RUNTIME_VARIABLES = {
@@ -164,7 +165,11 @@ def _summary(path: Path) -> str:
     return first.replace("``", "`").replace("|", "\\|")
 
 
-PAGES: dict[str, Callable[[], str]] = {"configuration.md": configuration, "modules.md": modules}
+PAGES: dict[str, Callable[[], str]] = {
+    "configuration.md": configuration,
+    "metrics.md": metrics_doc.render,
+    "modules.md": modules,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
