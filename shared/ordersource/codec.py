@@ -87,9 +87,9 @@ def _decode_slow(value: bytes, fast_error: ValidationError) -> Event:
     if not isinstance(raw, dict):
         raise UndecodableEvent("not a JSON object")
     kind, version = raw.get("type"), raw.get("schema_version")
-    current = SCHEMA_VERSIONS.get(kind) if isinstance(kind, str) else None
-    if current is None:
+    if not isinstance(kind, str) or kind not in SCHEMA_VERSIONS:
         raise UndecodableEvent(f"unknown event type {kind!r}")
+    current = SCHEMA_VERSIONS[kind]
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise UndecodableEvent(f"invalid schema_version {version!r}")
     if version > current:

@@ -54,7 +54,7 @@ class OrderCancelledData(Frozen):
 
 class EventBase(Frozen):
     event_id: str
-    schema_version: Literal[1] = 1
+    schema_version: int  # each event class pins its own: Literal[N] = N
     order_id: Identifier
     version: int = Field(ge=1)
     occurred_at: AwareDatetime
@@ -69,21 +69,25 @@ class OrderPlaced(EventBase):
 
 class OrderModified(EventBase):
     type: Literal["OrderModified"] = "OrderModified"
+    schema_version: Literal[1] = 1
     data: OrderModifiedData
 
 
 class OrderPaid(EventBase):
     type: Literal["OrderPaid"] = "OrderPaid"
+    schema_version: Literal[1] = 1
     data: OrderPaidData
 
 
 class OrderShipped(EventBase):
     type: Literal["OrderShipped"] = "OrderShipped"
+    schema_version: Literal[1] = 1
     data: OrderShippedData
 
 
 class OrderCancelled(EventBase):
     type: Literal["OrderCancelled"] = "OrderCancelled"
+    schema_version: Literal[1] = 1
     data: OrderCancelledData
 
 
