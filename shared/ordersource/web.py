@@ -5,18 +5,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ordersource.auth import Role, TokenBook
 from ordersource.problems import problem
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 class ProblemError(Exception):
@@ -46,25 +49,70 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
+class FieldError(BaseModel):
+    """One reason a request does not match the schema (422)."""
+
+    type: str = Field(description="Error kind, e.g. missing, int_parsing, value_error")
+    loc: list[str] = Field(description='Where: e.g. ["body", "items", "0", "quantity"]')
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``): every error of both
+    APIs. Some carry extension members beside these (documented per response)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/not-found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "order bob-1 does not exist",
+                }
+            ]
+        },
+    )
+    type: str = Field(description="Problem type, a relative URI: /problems/<slug of the title>")
+    title: str = Field(description="Short, stable summary of the problem type")
+    status: int = Field(description="The HTTP status code, repeated")
+    detail: str = Field(description="What went wrong with this request, for a human")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Schema violations, on 422 responses to invalid input"
+    )
+
+
+INTERNAL_ERROR = "Internal error (a bug); nothing in the body, the service log has the details"
+_DEFAULT_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="ordersource"',
+            "schema": {"type": "string"},
+        }
     },
-    "additionalProperties": True,
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying",
+            "schema": {"type": "integer"},
+        }
+    },
 }
 
 
-def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for error codes, documented as ``application/problem+json``."""
-    return {
-        status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
-        for status, text in descriptions.items()
-    }
+def problem_responses(
+    descriptions: dict[int, str], models: dict[int, type[Problem]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error codes: documented as ``application/problem+json``
+    with the ``Problem`` schema (or a subclass with its extension members, per status)."""
+    models = models or {}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, text in descriptions.items():
+        response: dict[str, Any] = {"description": text, "model": models.get(status, Problem)}
+        if status in _DEFAULT_HEADERS:
+            response["headers"] = _DEFAULT_HEADERS[status]
+        responses[status] = response
+    return responses
 
 
 def require(book: TokenBook, needed: Role) -> Callable[[Request], Coroutine[Any, Any, None]]:
@@ -90,7 +138,11 @@ def require(book: TokenBook, needed: Role) -> Callable[[Request], Coroutine[Any,
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error becomes a problem document: raised problems, schema errors (422, or
-    400 for a body that is not JSON at all) and routing errors (404, 405)."""
+    400 for a body that is not JSON at all), routing errors (404, 405) and anything
+    unexpected (500, with nothing about it in the body: the log has the traceback).
+
+    The OpenAPI document says so too: every error response is ``application/problem+json``
+    and every operation documents the 500."""
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
@@ -109,6 +161,49 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), dict(exc.headers or {}))
+
+    # Starlette hands an ``Exception`` handler to its ServerErrorMiddleware (outermost):
+    # its answer is sent as the 500, then the exception is re-raised for the server.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "Internal error", "unexpected error; see the service log")
+
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(build())
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Error responses are problem documents, not ``application/json``; every operation
+    can answer 500."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+            responses.setdefault(
+                "500",
+                {
+                    "description": INTERNAL_ERROR,
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": _PROBLEM_REF}}},
+                },
+            )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in problem_schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components.setdefault("Problem", problem_schema)
+
+
+_PROBLEM_REF = "#/components/schemas/Problem"
 
 
 def _error(error: Any) -> dict[str, Any]:
