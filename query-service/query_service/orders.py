@@ -24,12 +24,13 @@ from ordersource.web import problem_responses
 from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
 from query_service.deps import ViewsDep
 from query_service.problems import Problem
+from query_service.schemas import OrderHistory, OrderPage, OrderProblem, OrderView, ViewBehind
 from query_service.store import Index, ViewStore
 from query_service.timetravel import view_at
 
 MAX_WAIT_MS = 10_000
 IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
-router = APIRouter()
+router = APIRouter(tags=["orders"])
 
 
 COMMON = {
@@ -38,13 +39,41 @@ COMMON = {
     422: "Invalid parameters (or unknown generation)",
     503: "The view store does not answer",
 }
-ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified (If-None-Match)"},
-    **problem_responses({**COMMON, 404: "Unknown order", 409: "View behind min_version"}),
+VIEW_HEADERS: dict[str, Any] = {
+    "ETag": {"description": 'The view\'s version, e.g. "2"', "schema": {"type": "string"}},
+    "X-View-Status": {
+        "description": "current (latest view), historical (at_version / as_of) "
+        "or behind (409: min_version not reached)",
+        "schema": {"type": "string", "enum": ["current", "historical", "behind"]},
+    },
+}
+ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The order (current, or as it was)", "headers": VIEW_HEADERS},
+    304: {
+        "description": "Not modified: If-None-Match names the current ETag (no body)",
+        "headers": VIEW_HEADERS,
+    },
+    **problem_responses(
+        {**COMMON, 404: "Unknown order, or no state at that point in time", 409: "View behind"},
+        {404: OrderProblem, 409: ViewBehind},
+    ),
+}
+ORDER_RESPONSES[409]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer"},
+    },
+    "X-View-Status": VIEW_HEADERS["X-View-Status"],
 }
 
 
-@router.get("/orders/{order_id}", responses=ORDER_ERRORS)
+@router.get(
+    "/orders/{order_id}",
+    operation_id="get_order",
+    summary="Read one order",
+    response_model=OrderView,
+    responses=ORDER_RESPONSES,
+)
 async def get_order(
     order_id: str,
     store: ViewsDep,
@@ -54,6 +83,9 @@ async def get_order(
     as_of: Annotated[str | None, Query(max_length=64)] = None,
     if_none_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> Response:
+    """The order's view. ``min_version`` + ``wait_ms``: read your own write (wait until
+    the view reaches that version, else 409). ``at_version`` or ``as_of`` (RFC 3339):
+    the order as it was (time travel)."""
     moment = _parse_as_of(as_of)
     if at_version is not None and moment is not None:
         raise Problem(422, "Invalid request", "give at_version or as_of, not both")
@@ -128,7 +160,13 @@ def _view_response(view: dict[str, Any], status: str, if_none_match: str | None)
     return Response(codec.dumps(view), headers=headers, media_type="application/json")
 
 
-@router.get("/orders", responses=problem_responses(COMMON))
+@router.get(
+    "/orders",
+    operation_id="list_orders",
+    summary="List orders, newest first",
+    response_model=OrderPage,
+    responses={200: {"description": "One page"}, **problem_responses(COMMON)},
+)
 async def list_orders(
     store: ViewsDep,
     customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
@@ -136,6 +174,8 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    """Filter by ``customer_id`` and/or ``status``; page with ``cursor`` (the previous
+    page's ``next_cursor``)."""
     try:
         bound = decode_cursor(cursor) if cursor else None
     except InvalidCursor as exc:
@@ -165,10 +205,23 @@ async def list_orders(
     return Response(codec.dumps(body), media_type="application/json")
 
 
+HISTORY_HEADERS = {
+    "ETag": {"description": 'The latest version, e.g. "2"', "schema": {"type": "string"}}
+}
+
+
 @router.get(
-    "/orders/{order_id}/history", responses=problem_responses({**COMMON, 404: "Unknown order"})
+    "/orders/{order_id}/history",
+    operation_id="order_history",
+    summary="Every event of one order",
+    response_model=OrderHistory,
+    responses={
+        200: {"description": "The events, ascending by version", "headers": HISTORY_HEADERS},
+        **problem_responses({**COMMON, 404: "Unknown order"}, {404: OrderProblem}),
+    },
 )
 async def order_history(order_id: str, store: ViewsDep) -> Response:
+    """The order's events as recorded in the log (each at its own schema version)."""
     events = await store.history(order_id)
     if not events:
         raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)

@@ -19,18 +19,34 @@ from ordersource.views import rfc3339, stats_document
 from ordersource.web import problem_responses
 from query_service.deps import StoreDep, ViewsDep
 from query_service.orders import COMMON
+from query_service.schemas import ProjectionStatus, Stats
 
-router = APIRouter()
+router = APIRouter(tags=["views"])
 
 
-@router.get("/stats", responses=problem_responses(COMMON))
+@router.get(
+    "/stats",
+    operation_id="stats",
+    summary="Order counts and totals",
+    response_model=Stats,
+    responses={200: {"description": "Counts over the generation"}, **problem_responses(COMMON)},
+)
 async def stats(store: ViewsDep) -> Response:
+    """Orders per status and, per currency, their number and current totals."""
     body = {"generation": await store.generation(), **stats_document(await store.stats())}
     return Response(codec.dumps(body), media_type="application/json")
 
 
-@router.get("/projection", responses=problem_responses(COMMON))
+@router.get(
+    "/projection",
+    operation_id="projection",
+    summary="How far the views are behind the log",
+    response_model=ProjectionStatus,
+    responses={200: {"description": "Lag and bookkeeping"}, **problem_responses(COMMON)},
+)
 async def projection(store: StoreDep) -> Response:
+    """Per-partition applied offset and lag as the projector last reported them (a stale
+    ``reported_at`` means the projector is not reporting), parked events, dead letters."""
     info = await store.projection()
     meta, checkpoint, progress = info["meta"], info["checkpoint"], info["progress"]
     now = time.time()

@@ -15,7 +15,9 @@ from command_service.api.schemas import (
     ModifyOrderRequest,
     OrderAccepted,
     PayOrderRequest,
+    PendingCommand,
     PlaceOrderRequest,
+    Rejection,
     ShipOrderRequest,
 )
 from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
@@ -23,7 +25,7 @@ from ordersource.domain.types import DEFAULT_CHANNEL
 from ordersource.ids import new_id, order_id_for_key
 from ordersource.web import ProblemError, problem_responses
 
-router = APIRouter()
+router = APIRouter(tags=["commands"])
 
 OrderId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", examples=["bob-1"])
@@ -51,16 +53,49 @@ ERRORS = problem_responses(
         403: "The token lacks the writer role",
         404: "Unknown order",
         409: "Business rule violated (body has order_status and version)",
-        412: "The order is not at the If-Match version",
+        412: "The order is not at the If-Match version (body has order_status and version)",
         413: "Body larger than 64 KiB",
         415: "Body is not application/json",
         422: "Body does not match the schema, or Idempotency-Key reused",
         431: "Request headers larger than 16 KiB",
         503: "Event log unavailable; retry (same Idempotency-Key is safe)",
-    }
+    },
+    {status: Rejection for status in (404, 409, 412, 422, 503)},
 )
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+ETAG = _header('The order\'s version after the command, e.g. "2" (use it as If-Match)')
+REPLAYED = _header('"true" when this is the stored answer to a retried Idempotency-Key')
 ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Not decided within the wait budget; poll Location"}
+    202: {
+        "description": "In the log but not decided within the wait budget; poll Location",
+        "model": PendingCommand,
+        "headers": {"Location": _header("/commands/{command_id}")},
+    }
+}
+CHANGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Accepted: the events are in the log",
+        "headers": {"ETag": ETAG, "Idempotent-Replayed": REPLAYED},
+    },
+    **ERRORS,
+    **ACCEPTED,
+}
+PLACED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "Placed: the OrderPlaced event is in the log",
+        "headers": {
+            "Location": _header("/orders/{order_id} (on the query API)"),
+            "ETag": ETAG,
+            "Idempotent-Replayed": REPLAYED,
+        },
+    },
+    **ERRORS,
+    **ACCEPTED,
 }
 
 
@@ -85,7 +120,8 @@ def expected_version(if_match: str | None) -> int | None:
     "/orders",
     status_code=201,
     response_model=OrderAccepted,
-    responses={**ERRORS, **ACCEPTED},
+    responses=PLACED,
+    operation_id="place_order",
     summary="Place an order",
 )
 async def place_order(
@@ -142,7 +178,11 @@ async def _submit(
 
 
 @router.post(
-    "/orders/{order_id}/modify", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+    "/orders/{order_id}/modify",
+    response_model=OrderAccepted,
+    responses=CHANGED,
+    operation_id="modify_order",
+    summary="Change line quantities",
 )
 async def modify_order(
     order_id: OrderId,
@@ -156,7 +196,11 @@ async def modify_order(
 
 
 @router.post(
-    "/orders/{order_id}/pay", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+    "/orders/{order_id}/pay",
+    response_model=OrderAccepted,
+    responses=CHANGED,
+    operation_id="pay_order",
+    summary="Pay an order",
 )
 async def pay_order(
     order_id: OrderId,
@@ -170,7 +214,11 @@ async def pay_order(
 
 
 @router.post(
-    "/orders/{order_id}/ship", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+    "/orders/{order_id}/ship",
+    response_model=OrderAccepted,
+    responses=CHANGED,
+    operation_id="ship_order",
+    summary="Ship an order",
 )
 async def ship_order(
     order_id: OrderId,
@@ -184,7 +232,11 @@ async def ship_order(
 
 
 @router.post(
-    "/orders/{order_id}/cancel", response_model=OrderAccepted, responses={**ERRORS, **ACCEPTED}
+    "/orders/{order_id}/cancel",
+    response_model=OrderAccepted,
+    responses=CHANGED,
+    operation_id="cancel_order",
+    summary="Cancel an order",
 )
 async def cancel_order(
     order_id: OrderId,
@@ -200,20 +252,23 @@ async def cancel_order(
 @router.get(
     "/commands/{command_id}",
     response_model=CommandStatus,
-    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 404, 422)},
+    responses={
+        200: {"description": "Pending, or decided (with the answer it got)"},
+        **{k: v for k, v in ERRORS.items() if k in (401, 403, 404, 422)},
+    },
+    operation_id="command_status",
+    summary="Where an accepted (202) command stands",
 )
 async def command_status(
     command_id: Annotated[str, Path(min_length=1, max_length=64)], gw: Gateway
-) -> CommandStatus:
-    """Where an accepted (202) command stands: pending, accepted or rejected."""
+) -> JSONResponse:
+    """Pending, accepted or rejected; a decided command's verdict is relayed as it was
+    (``http_status`` and ``result``: the answer the command itself would have had)."""
     status, verdict = await gw.status(command_id)
     if status == "unknown":
         raise ProblemError(404, "Unknown command", f"no command {command_id} is known")
+    body: dict[str, Any] = {"command_id": command_id, "status": "pending"}
     if verdict is None:
-        return CommandStatus(command_id=command_id, status="pending")
-    return CommandStatus(
-        command_id=command_id,
-        status="accepted" if verdict.accepted else "rejected",
-        http_status=verdict.http_status,
-        result=verdict.body,
-    )
+        return JSONResponse({**body, "http_status": None, "result": None})
+    body["status"] = "accepted" if verdict.accepted else "rejected"
+    return JSONResponse({**body, "http_status": verdict.http_status, "result": verdict.body})
