@@ -10,7 +10,7 @@ from ordersource.domain.types import UNKNOWN_CHANNEL, Line, OrderStatus
 
 
 def to_view(state: OrderState) -> dict[str, Any]:
-    """The JSON-ready view of one order (ARCHITECTURE §3 "Query API")."""
+    """The JSON-ready view of one order."""
     return {
         "order_id": state.order_id,
         "customer_id": state.customer_id,

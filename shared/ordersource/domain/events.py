@@ -1,4 +1,4 @@
-"""Events: the facts in the log. Each is a complete envelope (ARCHITECTURE §3 "Topics").
+"""Events: the facts in the log, each a complete envelope (docs/architecture.md).
 
 Every event type has its own schema version: the ``schema_version`` literal of its class
 is the version this code writes, and the only one the codec's fast path accepts. Older
