@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from ordersource import codec
@@ -31,6 +31,7 @@ from query_service.timetravel import view_at
 MAX_WAIT_MS = 10_000
 IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
 router = APIRouter(tags=["orders"])
+OrderId = Annotated[str, Path(description="The order's id", examples=["bob-1"])]
 
 
 COMMON = {
@@ -75,13 +76,31 @@ ORDER_RESPONSES[409]["headers"] = {
     responses=ORDER_RESPONSES,
 )
 async def get_order(
-    order_id: str,
+    order_id: OrderId,
     store: ViewsDep,
-    min_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-    wait_ms: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    at_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-    as_of: Annotated[str | None, Query(max_length=64)] = None,
-    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
+    min_version: Annotated[
+        int | None,
+        Query(ge=1, le=2**31, description="Answer once the view has this version (else 409)"),
+    ] = None,
+    wait_ms: Annotated[
+        int,
+        Query(ge=0, le=2**31, description=f"How long to wait for min_version (≤ {MAX_WAIT_MS})"),
+    ] = 0,
+    at_version: Annotated[
+        int | None, Query(ge=1, le=2**31, description="The order as it was at this version")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="The order as it was at this moment (RFC 3339 with offset)",
+            examples=["2026-01-01T12:00:00Z"],
+        ),
+    ] = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(max_length=256, description='ETag(s) the client has, e.g. "2": 304 if current'),
+    ] = None,
 ) -> Response:
     """The order's view. ``min_version`` + ``wait_ms``: read your own write (wait until
     the view reaches that version, else 409). ``at_version`` or ``as_of`` (RFC 3339):
@@ -169,10 +188,14 @@ def _view_response(view: dict[str, Any], status: str, if_none_match: str | None)
 )
 async def list_orders(
     store: ViewsDep,
-    customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
-    status: OrderStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: Annotated[
+        str | None, Query(pattern=IDENTIFIER, description="Only this customer's orders")
+    ] = None,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
 ) -> Response:
     """Filter by ``customer_id`` and/or ``status``; page with ``cursor`` (the previous
     page's ``next_cursor``)."""
@@ -220,7 +243,7 @@ HISTORY_HEADERS = {
         **problem_responses({**COMMON, 404: "Unknown order"}, {404: OrderProblem}),
     },
 )
-async def order_history(order_id: str, store: ViewsDep) -> Response:
+async def order_history(order_id: OrderId, store: ViewsDep) -> Response:
     """The order's events as recorded in the log (each at its own schema version)."""
     events = await store.history(order_id)
     if not events:

@@ -74,7 +74,9 @@ class Problem(BaseModel):
             ]
         },
     )
-    type: str = Field(description="Problem type, a relative URI: /problems/<slug of the title>")
+    type: str = Field(
+        description="Problem type, a relative URI: /problems/ and the title in kebab case"
+    )
     title: str = Field(description="Short, stable summary of the problem type")
     status: int = Field(description="The HTTP status code, repeated")
     detail: str = Field(description="What went wrong with this request, for a human")

@@ -28,7 +28,14 @@ from ordersource.web import ProblemError, problem_responses
 router = APIRouter(tags=["commands"])
 
 OrderId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", examples=["bob-1"])
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        examples=["bob-1"],
+        description="The order's id",
+    ),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -260,7 +267,10 @@ async def cancel_order(
     summary="Where an accepted (202) command stands",
 )
 async def command_status(
-    command_id: Annotated[str, Path(min_length=1, max_length=64)], gw: Gateway
+    command_id: Annotated[
+        str, Path(min_length=1, max_length=64, description="From the 202's Location")
+    ],
+    gw: Gateway,
 ) -> JSONResponse:
     """Pending, accepted or rejected; a decided command's verdict is relayed as it was
     (``http_status`` and ``result``: the answer the command itself would have had)."""
