@@ -19,7 +19,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic.fields import FieldInfo
 
 from ordersource.settings import Settings
-from tools import metrics_doc
+from tools import apidoc, metrics_doc
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -166,6 +166,7 @@ def _summary(path: Path) -> str:
 
 
 PAGES: dict[str, Callable[[], str]] = {
+    "api.md": apidoc.render,
     "configuration.md": configuration,
     "metrics.md": metrics_doc.render,
     "modules.md": modules,
