@@ -94,8 +94,10 @@ class OrderStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class Line:
-    """One order line. A slotted dataclass, not a model: the decider holds one per line of
-    every open order, so its size matters (about a quarter of a model instance)."""
+    """One order line: a product, how many, and the price of one."""
+
+    # A slotted dataclass, not a model: the decider holds one per line of every open
+    # order, so its size matters (about a quarter of a model instance).
 
     sku: Identifier
     quantity: Quantity
