@@ -54,8 +54,9 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))
     problems.install(app)
     book = TokenBook(settings.auth_tokens)
-    app.include_router(orders.router, dependencies=[Depends(require(book, Role.READER))])
-    app.include_router(projection.router, dependencies=[Depends(require(book, Role.READER))])
+    readers = Depends(require(book, Role.READER))
+    app.include_router(orders.router, dependencies=[readers])
+    app.include_router(projection.router, dependencies=[readers])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -2,12 +2,18 @@
 
 writer may send commands, reader may read views, admin may do both and operate
 (projection status, replay, dead letters). Tokens come from ``ORDERS_AUTH_TOKENS``.
+
+Each token is a principal: the scope of its Idempotency-Keys. Its ``name`` is a short
+SHA-256 of the token — stable, and safe to use in ids and Redis keys because it does not
+reveal the token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -23,12 +29,29 @@ class Role(StrEnum):
 RoleName = Literal["writer", "reader", "admin"]
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    name: str
+
+    def scope(self, idempotency_key: str) -> str:
+        """The key as this principal's own: the same key from two principals is two keys.
+
+        (Open APIs have one principal, whose keys stay as they are.)
+        """
+        return idempotency_key if self.name == "anonymous" else f"{self.name}/{idempotency_key}"
+
+
+ANONYMOUS = Principal(Role.ADMIN, "anonymous")
+"""Who calls an open API (no tokens configured): everyone, as one principal."""
+
+
 class TokenBook:
     def __init__(self, tokens: Mapping[RoleName, Sequence[SecretStr]]) -> None:
         self._entries = [
-            (token.get_secret_value().encode(), Role(role))
+            (secret, Principal(Role(role), hashlib.sha256(secret).hexdigest()[:16]))
             for role, role_tokens in tokens.items()
-            for token in role_tokens
+            for secret in (token.get_secret_value().encode() for token in role_tokens)
         ]
 
     @property
@@ -36,14 +59,14 @@ class TokenBook:
         """No tokens configured means no access control (local development only)."""
         return bool(self._entries)
 
-    def role_of(self, token: str) -> Role | None:
+    def identify(self, token: str) -> Principal | None:
         # Compare against every token, always: the time taken does not tell which
         # token (or how much of one) matched.
         given = token.encode()
-        found: Role | None = None
-        for secret, role in self._entries:
+        found: Principal | None = None
+        for secret, principal in self._entries:
             if hmac.compare_digest(given, secret) and found is None:
-                found = role
+                found = principal
         return found
 
     @staticmethod

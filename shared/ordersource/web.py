@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ordersource.auth import Role, TokenBook
+from ordersource.auth import ANONYMOUS, Principal, Role, TokenBook
 from ordersource.problems import problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -117,25 +118,51 @@ def problem_responses(
     return responses
 
 
-def require(book: TokenBook, needed: Role) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """A FastAPI dependency: 401 without a known bearer token, 403 without the role."""
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A token from ORDERS_AUTH_TOKENS: writer for commands, reader for queries, "
+    "admin for both",
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+Authorize = Callable[..., Coroutine[Any, Any, Principal]]
 
-    async def check(request: Request) -> None:
-        if not book.enabled:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        role = book.role_of(token.strip()) if scheme.lower() == "bearer" and token else None
-        if role is None:
+
+def require(book: TokenBook, needed: Role) -> Authorize:
+    """A FastAPI dependency: 401 without a known bearer token, 403 without the role.
+
+    It answers the caller's ``Principal`` (``principal(request)`` reads it later in the
+    same request). Only with tokens configured does the OpenAPI document declare bearer
+    auth: an open API must not claim to need it.
+    """
+
+    async def open_api(request: Request) -> Principal:
+        request.state.principal = ANONYMOUS
+        return ANONYMOUS
+
+    async def check(request: Request, credentials: BearerCredentials) -> Principal:
+        found = book.identify(credentials.credentials.strip()) if credentials else None
+        if found is None:
             raise ProblemError(
                 401,
                 "Unauthorized",
                 "send a valid bearer token: Authorization: Bearer <token>",
                 {"WWW-Authenticate": 'Bearer realm="ordersource"'},
             )
-        if not book.allows(role, needed):
+        if not book.allows(found.role, needed):
             raise ProblemError(403, "Forbidden", f"this needs the {needed.value} role")
+        request.state.principal = found
+        return found
 
-    return check
+    return check if book.enabled else open_api
+
+
+def principal(request: Request) -> Principal:
+    """Who sent this request, as established by the ``require`` dependency of its router."""
+    found = getattr(request.state, "principal", None)
+    if not isinstance(found, Principal):
+        raise RuntimeError("principal() on a route without a require() dependency")
+    return found
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
 """Access control: bearer tokens with roles; 401/403 as problem+json; health stays open.
-And a Redis ACL user with a password: the services work with it, and not without it."""
+Idempotency-Keys are scoped per token. And a Redis ACL user with a password: the services
+work with it, and not without it."""
 
 from __future__ import annotations
 
@@ -62,6 +63,28 @@ def test_roles_guard_the_apis(services: Any) -> None:
     for url in (commands, queries):
         assert http_status(f"{url}/healthz") == 200
         assert http_status(f"{url}/readyz") == 200
+
+
+def test_an_idempotency_key_belongs_to_the_token_that_sent_it(services: Any) -> None:
+    env = {"ORDERS_AUTH_TOKENS": json.dumps(TOKENS)}
+    services("decider", env=env)
+    commands = services("command-api", env=env).url()
+
+    def place(token: str, key: str) -> httpx.Response:
+        headers = {**bearer(token), "Idempotency-Key": key}
+        return httpx.post(f"{commands}/orders", json=place_body(), headers=headers, timeout=30)
+
+    first = place("w-token", "shared-key")
+    other = place("a-token", "shared-key")  # same key, same body, another principal
+    again = place("w-token", "shared-key")
+    assert (first.status_code, other.status_code, again.status_code) == (201, 201, 201)
+    # The other principal's command is its own: another command, another order.
+    assert other.json()["command_id"] != first.json()["command_id"]
+    assert other.json()["order_id"] != first.json()["order_id"]
+    assert "idempotent-replayed" not in other.headers
+    # The first principal's retry is the original answer.
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
 
 
 def test_services_use_a_redis_acl_user(services: Any, settings_env: Mapping[str, str]) -> None:

@@ -1,6 +1,7 @@
 """The one path every command takes: idempotency check, append, wait for the verdict.
 
-Idempotency-Key: the key names the command (``command_id_for_key``), so a retry is the same
+Idempotency-Key: the key, scoped to the caller (``Principal.scope``: the same key from two
+tokens is two keys), names the command (``command_id_for_key``), so a retry is the same
 command and the decider — which knows every command id in the log — answers it with the
 original result and writes nothing. Redis keeps ``key -> request fingerprint`` as a fast
 first check, so a key reused with another body is refused (422) before anything is sent,
@@ -51,6 +52,7 @@ class CommandGateway:
     async def submit(
         self, make: CommandFactory, *, fingerprint: Any, idempotency_key: str | None
     ) -> JSONResponse:
+        """``idempotency_key`` already scoped to the caller (``Principal.scope``)."""
         request_hash = None
         if idempotency_key is None:
             command_id = new_id()

@@ -20,10 +20,11 @@ from command_service.api.schemas import (
     Rejection,
     ShipOrderRequest,
 )
+from ordersource.auth import Principal
 from ordersource.domain import CancelOrder, ModifyOrder, PayOrder, PlaceOrder, ShipOrder
 from ordersource.domain.types import DEFAULT_CHANNEL
 from ordersource.ids import new_id, order_id_for_key
-from ordersource.web import ProblemError, problem_responses
+from ordersource.web import ProblemError, principal, problem_responses
 
 router = APIRouter(tags=["commands"])
 
@@ -44,7 +45,8 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=128,
         pattern=r"^[\x21-\x7e]+$",
-        description="Retry-safe key: the same key and body always give the original answer.",
+        description="Retry-safe key, scoped to the bearer token: the same key and body always "
+        "give the original answer.",
     ),
 ]
 IfMatch = Annotated[
@@ -112,6 +114,7 @@ async def gateway(request: Request) -> CommandGateway:
 
 
 Gateway = Annotated[CommandGateway, Depends(gateway)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -132,9 +135,14 @@ def expected_version(if_match: str | None) -> int | None:
     summary="Place an order",
 )
 async def place_order(
-    body: PlaceOrderRequest, gw: Gateway, key: IdempotencyKey = None, if_match: IfMatch = None
+    body: PlaceOrderRequest,
+    gw: Gateway,
+    caller: Caller,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     version = expected_version(if_match)
+    key = caller.scope(key) if key else None
     if body.order_id is not None:
         order_id = body.order_id
     else:
@@ -161,6 +169,7 @@ async def place_order(
 
 async def _submit(
     gw: CommandGateway,
+    caller: Principal,
     action: str,
     order_id: str,
     body: Any,
@@ -169,6 +178,7 @@ async def _submit(
     if_match: str | None,
 ) -> JSONResponse:
     version = expected_version(if_match)
+    key = caller.scope(key) if key else None
     fields = body.model_dump()
 
     def make(command_id: str, request_hash: str | None) -> Any:
@@ -195,11 +205,12 @@ async def modify_order(
     order_id: OrderId,
     body: ModifyOrderRequest,
     gw: Gateway,
+    caller: Caller,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Change line quantities (0 removes a line); new skus need ``unit_price_cents``."""
-    return await _submit(gw, "modify", order_id, body, ModifyOrder, key, if_match)
+    return await _submit(gw, caller, "modify", order_id, body, ModifyOrder, key, if_match)
 
 
 @router.post(
@@ -213,11 +224,12 @@ async def pay_order(
     order_id: OrderId,
     body: PayOrderRequest,
     gw: Gateway,
+    caller: Caller,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Pay a placed order; ``amount_cents`` must equal its total."""
-    return await _submit(gw, "pay", order_id, body, PayOrder, key, if_match)
+    return await _submit(gw, caller, "pay", order_id, body, PayOrder, key, if_match)
 
 
 @router.post(
@@ -231,11 +243,12 @@ async def ship_order(
     order_id: OrderId,
     body: ShipOrderRequest,
     gw: Gateway,
+    caller: Caller,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Ship a paid order."""
-    return await _submit(gw, "ship", order_id, body, ShipOrder, key, if_match)
+    return await _submit(gw, caller, "ship", order_id, body, ShipOrder, key, if_match)
 
 
 @router.post(
@@ -249,11 +262,12 @@ async def cancel_order(
     order_id: OrderId,
     body: CancelOrderRequest,
     gw: Gateway,
+    caller: Caller,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Cancel a placed or paid order."""
-    return await _submit(gw, "cancel", order_id, body, CancelOrder, key, if_match)
+    return await _submit(gw, caller, "cancel", order_id, body, CancelOrder, key, if_match)
 
 
 @router.get(
