@@ -19,6 +19,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from ordersource.codec import UndecodableEvent, decode_event
+from ordersource.connections import kafka_options
 from ordersource.settings import Settings
 from projector import offsets
 from projector.status import dlq_group
@@ -56,7 +57,7 @@ def read(
         marks = offsets.committed(admin, dlq_group(settings), topic)
         start = {p: max(o, marks[p].offset if p in marks else 0) for p, o in start.items()}
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",

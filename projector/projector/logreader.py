@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 
+from ordersource.connections import aiokafka_options
 from ordersource.settings import Settings
 from projector.projection import Incoming
 
@@ -26,7 +27,7 @@ class LogReader:
         self.tps = [TopicPartition(self.topic, p) for p in partitions]
         self.stop: dict[int, int] = {}
         self._consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **aiokafka_options(settings),
             client_id="orders-replay",
             group_id=None,
             enable_auto_commit=False,

@@ -20,6 +20,7 @@ from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.structs import OffsetAndMetadata
 
+from ordersource.connections import kafka_options
 from ordersource.settings import Settings
 
 MARKER_PREFIX = "ordersource:"
@@ -42,7 +43,7 @@ class Committed:
 
 def admin_client(settings: Settings, client_id: str = "orders-cli") -> Any:
     return KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         client_id=client_id,
         request_timeout_ms=15_000,
     )

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from ordersource import codec, keys
+from ordersource.connections import redis_client
 from ordersource.settings import Settings
 from projector import offsets
 
@@ -34,7 +33,7 @@ def dlq_group(settings: Settings) -> str:
 
 
 def gather(settings: Settings, admin: Any) -> Status:
-    client: Any = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    client: Any = redis_client(settings, timeout_s=10)
     try:
         current = client.get(keys.CURRENT_GENERATION)
         status = Status(current.decode() if current else None, _generations(client))

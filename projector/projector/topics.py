@@ -14,6 +14,7 @@ from typing import Any
 
 from kafka.admin import KafkaAdminClient
 
+from ordersource.connections import kafka_options
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,7 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def ensure_topics(settings: Settings) -> None:
     specs = topic_specs(settings)
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="orders-projector"
-    )
+    admin = KafkaAdminClient(**kafka_options(settings), client_id="orders-projector")
     try:
         described = {t["name"]: t for t in admin.describe_topics(list(specs))}
         missing = {n: s for n, s in specs.items() if described[n]["error_code"] == UNKNOWN_TOPIC}

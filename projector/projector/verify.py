@@ -12,18 +12,17 @@ fold of the log. Backs the ``orders verify`` CLI.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from kafka import KafkaConsumer, TopicPartition
 
 from ordersource import codec, keys
 from ordersource.codec import UndecodableEvent, decode_event
+from ordersource.connections import kafka_options, redis_client
 from ordersource.domain import FoldError, OrderState, evolve
 from ordersource.settings import Settings
-from ordersource.views import index_score, stats_contribution, to_view
+from ordersource.views import index_score, stats_fields, stats_of, to_view
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def read_log(
     """Every committed record value of the events topic, partition by partition
     (below ``stop[partition]`` when given; a partition missing from ``stop``: none)."""
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         isolation_level="read_committed",
         enable_auto_commit=False,
         group_id=None,
@@ -109,7 +108,7 @@ def verify(settings: Settings, generation: str | None = None) -> list[Difference
 
 def check(settings: Settings, generation: str | None = None) -> Report:
     # Replies are bytes (no decode_responses); redis-py types them as unions, hence Any.
-    client: Any = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    client: Any = redis_client(settings, timeout_s=10)
     try:
         if generation is None:
             current = client.get(keys.CURRENT_GENERATION)
@@ -146,12 +145,10 @@ def _compare(folded: Folded, client: Any, k: keys.ViewKeys) -> list[Difference]:
             diffs += _compare_order(
                 folded, oid, expected[oid], raw, history, listed.get(oid), (by_customer, by_status)
             )
-    want: Counter[str] = Counter()
-    for view in expected.values():
-        want.update(stats_contribution(view))
-    have = {f.decode(): int(v) for f, v in client.hgetall(k.stats).items() if int(v)}
-    if dict(want) != have:
-        diffs.append(Difference("stats", "stats", dict(want), have))
+    # The projector's stats function over the fold, and the query API's reading of Redis.
+    want, have = stats_of(expected.values()), stats_fields(client.hgetall(k.stats))
+    if want != have:
+        diffs.append(Difference("stats", "stats", want, have))
     return diffs
 
 

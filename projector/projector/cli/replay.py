@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 from kafka.admin import OffsetSpec, OffsetTimestamp
-from redis.asyncio import Redis
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
 from projector import offsets, replay
 from projector.cli.base import REFUSED, app, console, fail, kafka_admin, settings_of
@@ -159,10 +159,7 @@ def _run_bounded(settings: Settings, until: datetime) -> None:
 
 async def _with_clients(settings: Settings, work: Any) -> replay.Built:
     replay.tune_gc()
-    secret = settings.redis_password
-    redis = Redis.from_url(
-        settings.redis_url, password=secret.get_secret_value() if secret else None
-    )
+    redis = async_redis_client(settings, timeout_s=30)
     admin = offsets.admin_client(settings)
     try:
         with _bar() as bar:
