@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ordersource.connections import faust_credentials
 from ordersource.settings import Settings
 from projector.kafka import ProjectorTransport
 from projector.progress import ProgressReporter
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
     app = faust.App(
         settings.projector_group,
         broker=brokers,
+        broker_credentials=faust_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         autodiscover=False,

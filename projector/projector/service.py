@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import faust
-from redis.asyncio import Redis
 
 from ordersource import keys
+from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
 from projector import generations
 from projector.handler import BatchHandler
@@ -42,8 +42,7 @@ FLOW_SETTLE_S = 0.2
 class Projection:
     def __init__(self, app: faust.App, settings: Settings, generation: str | None) -> None:
         self.app, self.settings, self.metrics = app, settings, ProjectorMetrics()
-        password = settings.redis_password.get_secret_value() if settings.redis_password else None
-        self.redis = Redis.from_url(settings.redis_url, password=password, socket_timeout=5)
+        self.redis = async_redis_client(settings)
         self.fixed = generation
         self._store: RedisProjectionStore | None = None
         self._lock = asyncio.Lock()
