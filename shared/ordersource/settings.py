@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     decider_dedup_window: int = Field(default=100_000, ge=1000)
     """Per partition, how many of the most recent commands the decider remembers to answer
     a retry with the original result (beyond that, the Idempotency-Key's Redis record)."""
+    decider_undelivered_verdicts_max: int = Field(default=100_000, ge=1000)
+    """How many verdicts the decider keeps for delivery while Redis is away (about 400
+    bytes each); beyond it the oldest are dropped. Each is kept at most its TTL
+    (``ORDERS_COMMAND_RESULT_TTL_S``)."""
     decider_max_poll_interval_ms: int = Field(default=60000, ge=1000)
     """How long a decider may be stuck (GC pause, slow disk) before it loses its partitions."""
     projector_group: str = "orders-projector"

@@ -15,7 +15,7 @@ def main() -> None:
     configure_logging(settings.log_level, "decider")
     decider = Decider(settings)
     on_termination(decider.stop)
-    server = serve_ops(settings.decider_host, settings.decider_port, decider.is_ready)
+    server = serve_ops(settings.decider_host, settings.decider_port, decider.readiness)
     try:
         decider.run()
     finally:

@@ -34,6 +34,25 @@ class DeciderMetrics:
         self.partitions = Gauge(
             "orders_decider_partitions", "Partitions this decider owns", registry=registry
         )
+        self.undelivered = Gauge(
+            "orders_decider_undelivered_verdicts",
+            "Verdicts decided but not yet delivered to Redis (waiting for it to come back)",
+            registry=registry,
+        )
+        self.verdicts_dropped = Counter(
+            "orders_decider_verdicts_dropped_total",
+            "Undelivered verdicts given up, by reason (expired: past their TTL; overflow: "
+            "more waiting than ORDERS_DECIDER_UNDELIVERED_VERDICTS_MAX)",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("expired", "overflow"):
+            self.verdicts_dropped.labels(reason)
+        self.redis_up = Gauge(
+            "orders_decider_redis_up",
+            "1 while the decider reaches Redis (its last probe or delivery worked), else 0",
+            registry=registry,
+        )
 
 
 REGISTRY = process_registry()
@@ -43,3 +62,6 @@ CATCHUP_EVENTS = _METRICS.catchup_events
 CATCHUP_SECONDS = _METRICS.catchup_seconds
 COMMIT_SECONDS = _METRICS.commit_seconds
 PARTITIONS = _METRICS.partitions
+UNDELIVERED = _METRICS.undelivered
+VERDICTS_DROPPED = _METRICS.verdicts_dropped
+REDIS_UP = _METRICS.redis_up

@@ -9,17 +9,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from command_service.decider.metrics import REGISTRY
+from ordersource import codec
 
 
-def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPServer:
+def serve_ops(
+    host: str, port: int, readiness: Callable[[], dict[str, object]]
+) -> ThreadingHTTPServer:
+    """``readiness()`` gives /readyz's body; its ``ready`` decides 200 or 503."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 self._send(200, b'{"status":"ok"}', "application/json")
             elif self.path == "/readyz":
-                ok = ready()
-                body = b'{"status":"ready"}' if ok else b'{"status":"catching up"}'
-                self._send(200 if ok else 503, body, "application/json")
+                checks = readiness()
+                status = 200 if checks.get("ready") else 503
+                self._send(status, codec.dumps(checks), "application/json")
             elif self.path == "/metrics":
                 self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             else:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
@@ -28,8 +27,9 @@ from kafka.structs import OffsetAndMetadata
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
+from command_service.decider.courier import VerdictCourier
 from command_service.verdicts import Verdict, rejected
-from ordersource import codec, keys
+from ordersource import codec
 from ordersource.domain import InvalidCommand
 from ordersource.ids import new_id
 from ordersource.settings import Settings
@@ -65,12 +65,13 @@ class PartitionWriter(threading.Thread):
         book: PartitionBook,
         settings: Settings,
         kafka: dict[str, Any],
-        verdicts: redis.Redis,
+        courier: VerdictCourier,
         clock: Callable[[], datetime],
     ) -> None:
         super().__init__(name=f"writer-{tp.partition}", daemon=True)
         self.tp, self.book, self.settings, self.clock = tp, book, settings, clock
-        self.verdicts = verdicts
+        self.courier = courier
+        self.redis_returns = courier.returned  # re-announce when Redis is back after this
         self.inbox: queue.Queue[Delivery] = queue.Queue()
         self.epoch = 0  # bumped by the consumer thread after it re-seeks this partition
         self.needs_seek = threading.Event()
@@ -102,6 +103,7 @@ class PartitionWriter(threading.Thread):
             self._catch_up()
             self.caught_up.set()
             while not self.stopping.is_set():
+                self._reannounce_if_redis_returned()
                 batch = self._next_batch()
                 if batch:
                     self._decide(batch)
@@ -228,17 +230,15 @@ class PartitionWriter(threading.Thread):
         self._catch_up()
 
     def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
-        if not verdicts:
-            return
-        ttl = self.settings.command_result_ttl_s
-        try:
-            pipe = self.verdicts.pipeline(transaction=False)
-            for verdict in verdicts:
-                data = verdict.to_bytes()
-                pipe.set(keys.result(verdict.command_id), data, ex=ttl, nx=only_missing)
-                if not only_missing:
-                    pipe.publish(keys.RESULTS_CHANNEL, data)
-            pipe.execute()
-        except redis.RedisError as exc:
-            # Verdicts are a courtesy: the events are committed. Waiting clients get 202.
-            log.warning("could not announce %d verdicts: %s", len(verdicts), exc)
+        # Handed to the courier's thread: Redis being slow or away never holds up this
+        # loop, and the courier retries until Redis is back (``courier.py``).
+        self.courier.announce(verdicts, only_missing=only_missing)
+
+    def _reannounce_if_redis_returned(self) -> None:
+        """Redis came back after trouble (maybe empty): announce the book's recent
+        verdicts again (``SET NX``). Between batches, so the book holds no tentative
+        state, and on this thread, the only one that touches the book."""
+        returns = self.courier.returned
+        if returns != self.redis_returns:
+            self.redis_returns = returns
+            self._announce(self.book.recent_verdicts(), only_missing=True)

@@ -16,15 +16,15 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-import redis
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from command_service.decider import metrics, rejoin
 from command_service.decider.book import PartitionBook
+from command_service.decider.courier import VerdictCourier
 from command_service.decider.partition import Delivery, PartitionWriter
-from ordersource.connections import kafka_options, redis_options
+from ordersource.connections import kafka_options, redis_client
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ class Decider:
             heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
             max_poll_interval_ms=settings.decider_max_poll_interval_ms,
         )
-        self.redis = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, **redis_options(settings)
+        # Only the courier's thread uses it: a paused Redis costs it 2 s per attempt.
+        self.redis = redis_client(settings, timeout_s=2)
+        self.courier = VerdictCourier(
+            self.redis, settings.command_result_ttl_s, settings.decider_undelivered_verdicts_max
         )
 
     @property
@@ -71,6 +73,20 @@ class Decider:
         writers = list(self.writers.values())
         return bool(writers) and all(w.caught_up.is_set() for w in writers)
 
+    def readiness(self) -> dict[str, object]:
+        """/readyz: caught up, and Redis reachable (else verdicts wait undelivered)."""
+        caught_up, redis_ok = self.is_ready(), self.courier.redis_ok
+        status = "ready" if caught_up and redis_ok else "catching up"
+        if caught_up and not redis_ok:
+            status = "redis unavailable"
+        return {
+            "status": status,
+            "ready": caught_up and redis_ok,
+            "caught_up": caught_up,
+            "redis": redis_ok,
+            "undelivered_verdicts": len(self.courier),
+        }
+
     def run(self) -> None:
         topic = self.settings.commands_topic
         # Know the topic's partitions before joining: a member that joins without them is
@@ -79,6 +95,7 @@ class Decider:
             if self.stopping.wait(0.5):
                 return
             log.warning("waiting for topic %s to exist", topic)
+        self.courier.start()
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
             batch = self.consumer.poll(timeout_ms=100)
@@ -146,7 +163,7 @@ class Decider:
         return PartitionBook(partition, self.settings.decider_dedup_window)
 
     def _start(self, tp: TopicPartition, book: PartitionBook) -> PartitionWriter:
-        writer = PartitionWriter(tp, book, self.settings, self.kafka, self.redis, self.clock)
+        writer = PartitionWriter(tp, book, self.settings, self.kafka, self.courier, self.clock)
         self.writers[tp.partition] = writer
         writer.start()
         return writer
@@ -157,6 +174,7 @@ class Decider:
     def close(self) -> None:
         self._stop_writers(list(self.writers))
         self.consumer.close(autocommit=False)
+        self.courier.stop()  # after the writers: their last verdicts get a chance
         self.redis.close()
 
     # -- assignment (queued by the listener, acted on in this thread) ------------------
