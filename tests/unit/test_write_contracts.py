@@ -74,6 +74,9 @@ class InstantDecider:
     def expect(self, command_id: str) -> None:
         self.waiting[command_id] = None
 
+    def forget(self, command_id: str) -> None:
+        self.waiting.pop(command_id, None)
+
     async def wait(self, command_id: str, budget_s: float) -> Verdict | None:
         return self.verdicts.get(command_id)
 
@@ -192,6 +195,9 @@ def test_event_log_unavailable(
     assert isinstance(problem, Rejection)
     assert (problem.status, problem.command_id is not None) == (503, True)
     assert down.headers["retry-after"] == "1"
+    # Not in the log, so never "pending": GET /commands/{id} does not know it.
+    unknown = client.get(f"/commands/{problem.command_id}")
+    assert check(spec, "get", STATUS, unknown).status == 404
 
 
 def test_unauthorised_and_forbidden(decider: InstantDecider) -> None:

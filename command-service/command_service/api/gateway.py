@@ -31,6 +31,10 @@ from ordersource.web import PROBLEM_JSON, ProblemError
 
 log = logging.getLogger(__name__)
 
+PENDING_MARK_WAIT_S = 0.5
+"""How long a 202 waits for its pending marker to be written (it is written in parallel
+with the wait for the verdict, so normally it is there already)."""
+
 # Builds the command once the gateway has chosen its id: (command_id, request_hash) -> Command
 CommandFactory = Callable[[str, str | None], Command]
 
@@ -64,14 +68,12 @@ class CommandGateway:
                 return self._respond(replay, replayed=True)
         command = make(command_id, request_hash)
         self.waiter.expect(command_id)
-        # Only for GET /commands/{id}; not worth a round trip on every command's path.
-        pending = asyncio.create_task(self._mark_pending(command_id))
-        self._background.add(pending)
-        pending.add_done_callback(self._background.discard)
         try:
             await self.commands.send(command)
         except KafkaError as exc:
-            self.waiter.waiting.pop(command_id, None)
+            # Never marked pending: GET /commands/{id} says 404 (it was not accepted),
+            # unless a send that timed out did reach the log and it gets decided.
+            self.waiter.forget(command_id)
             log.warning("event log unavailable: %s", exc)
             raise ProblemError(
                 503,
@@ -80,8 +82,15 @@ class CommandGateway:
                 headers={"Retry-After": "1"},
                 command_id=command_id,
             ) from None
+        # Only for GET /commands/{id}, and only once the command is in the log; in the
+        # background: not worth a round trip on every command's path.
+        pending = asyncio.create_task(self._mark_pending(command_id))
+        self._background.add(pending)
+        pending.add_done_callback(self._background.discard)
         verdict = await self.waiter.wait(command_id, self.settings.command_wait_ms / 1000)
         if verdict is None:
+            # The 202's Location must answer "pending" at once (bounded: Redis may be away).
+            await asyncio.wait({pending}, timeout=PENDING_MARK_WAIT_S)
             location = f"/commands/{command_id}"
             return JSONResponse(
                 {"command_id": command_id, "status": "pending", "location": location},

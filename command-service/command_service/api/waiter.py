@@ -1,7 +1,13 @@
 """Waits for verdicts: one Redis pub/sub subscription per API process, futures by command id.
 
 A future is registered *before* the command is sent, so a fast verdict cannot slip past.
-If the subscription missed it (reconnect), the verdict key in Redis is checked at the end.
+Pub/sub is fast but not reliable: a message published while the subscription is down is
+gone, and redis-py reconnects and resubscribes by itself without telling anyone. So the
+waiter also polls: every ``POLL_S`` it reads the ``result:{id}`` keys of the requests that
+have waited longer than ``POLL_AFTER_S`` (one MGET), and at once after each (re)subscribe.
+A missed verdict therefore reaches its request within about a second of being stored, and
+every Redis call on a request's path is bounded (``LOOKUP_S``), so a Redis that is away or
+paused cannot keep a request past its budget by more than that.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import redis.asyncio as aioredis
 
@@ -17,45 +24,69 @@ from ordersource import keys
 
 log = logging.getLogger(__name__)
 
+POLL_S = 0.5
+"""How often the waiter polls the verdict keys of requests that wait long."""
+POLL_AFTER_S = 1.0
+"""A request waiting longer than this has its verdict key polled (pub/sub may have
+missed it)."""
+POLL_BATCH = 500
+"""Keys per MGET."""
+LOOKUP_S = 0.5
+"""Bound on one Redis read on a request's path (the final look-up, a poll round)."""
+
 
 class VerdictWaiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self.waiting: dict[str, asyncio.Future[Verdict]] = {}
+        self.since: dict[str, float] = {}
         self.subscribed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._poll_now = asyncio.Event()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="verdict-listener")
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="verdict-listener"),
+            asyncio.create_task(self._poll(), name="verdict-poller"),
+        ]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.subscribed.wait(), timeout=5)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     def expect(self, command_id: str) -> asyncio.Future[Verdict]:
         future = self.waiting.get(command_id)
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self.waiting[command_id] = future
+            self.since[command_id] = time.monotonic()
         return future
+
+    def forget(self, command_id: str) -> None:
+        self.waiting.pop(command_id, None)
+        self.since.pop(command_id, None)
 
     async def wait(self, command_id: str, budget_s: float) -> Verdict | None:
         future = self.expect(command_id)
         try:
             return await asyncio.wait_for(asyncio.shield(future), budget_s)
         except TimeoutError:
+            if future.done() and not future.cancelled():
+                return future.result()
             return await self.lookup(command_id)
         finally:
-            self.waiting.pop(command_id, None)
+            self.forget(command_id)
 
     async def lookup(self, command_id: str) -> Verdict | None:
+        """The stored verdict, or None (also when Redis does not answer within LOOKUP_S)."""
         try:
-            data = await self.client.get(keys.result(command_id))
-        except aioredis.RedisError:
+            data = await asyncio.wait_for(self.client.get(keys.result(command_id)), LOOKUP_S)
+        except (aioredis.RedisError, TimeoutError):
             return None
         return Verdict.from_bytes(data) if data else None
 
@@ -65,20 +96,59 @@ class VerdictWaiter:
                 async with self.client.pubsub() as pubsub:
                     await pubsub.subscribe(keys.RESULTS_CHANNEL)
                     self.subscribed.set()
+                    self._poll_now.set()  # verdicts published while we were away
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._deliver(message["data"])
-            except aioredis.RedisError as exc:
+                        elif message.get("type") == "subscribe":
+                            self._poll_now.set()  # redis-py resubscribed after a reconnect
+            except (aioredis.RedisError, OSError) as exc:
                 self.subscribed.clear()
                 log.warning("verdict subscription lost (%s); reconnecting", exc)
                 await asyncio.sleep(0.5)
 
-    def _deliver(self, data: bytes) -> None:
+    async def _poll(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_now.wait(), POLL_S)
+            everyone = self._poll_now.is_set()
+            self._poll_now.clear()
+            try:
+                await self.poll_once(everyone=everyone)
+            except Exception:  # a bug must not end the fallback for good
+                log.exception("polling verdicts failed")
+
+    async def poll_once(self, *, everyone: bool = False) -> int:
+        """Read the verdict keys of the requests waiting longer than POLL_AFTER_S (all of
+        them with ``everyone``); returns how many verdicts it delivered."""
+        oldest = time.monotonic() - POLL_AFTER_S
+        ids = [
+            cid
+            for cid, future in self.waiting.items()
+            if not future.done() and (everyone or self.since.get(cid, 0.0) <= oldest)
+        ]
+        delivered = 0
+        for start in range(0, len(ids), POLL_BATCH):
+            chunk = ids[start : start + POLL_BATCH]
+            try:
+                found = await asyncio.wait_for(
+                    self.client.mget([keys.result(cid) for cid in chunk]), LOOKUP_S
+                )
+            except (aioredis.RedisError, TimeoutError):
+                return delivered
+            for data in found:
+                if data and self._deliver(data):
+                    delivered += 1
+        return delivered
+
+    def _deliver(self, data: bytes | str) -> bool:
         try:
             verdict = Verdict.from_bytes(data)
         except ValueError:
             log.error("unreadable verdict on %s", keys.RESULTS_CHANNEL)
-            return
+            return False
         future = self.waiting.get(verdict.command_id)
         if future is not None and not future.done():
             future.set_result(verdict)
+            return True
+        return False
