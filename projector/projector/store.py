@@ -8,6 +8,16 @@ checkpoint is what ``load`` saw, then writes views, indexes, history, stats, par
 events and checkpoints. So a batch is
 applied entirely or not at all, Redis emptied between load and commit is noticed, and a
 second projector that took over a partition cannot interleave with this one.
+
+All or nothing also when something fails: Redis does not roll a script back, so an
+error halfway would keep the first half. The script therefore checks every op against
+what Redis holds (command, arity, the type of each key, that increments land on
+integers and stay in range) *before its first write*, and refuses the whole batch with
+``ERR commit refused: ...`` if one would fail. The refusals that do not depend on the
+ops — ``OOM`` under ``maxmemory`` with ``noeviction``, ``READONLY`` on a replica — come
+at a script's first write or not at all (Redis lets a script that has written go on),
+so they too leave nothing behind (``tests/component/test_commit_all_or_nothing.py``).
+Long ops are split (``split_long_ops``): Lua's ``unpack`` fails beyond ~8,000 values.
 """
 
 from __future__ import annotations
@@ -34,7 +44,63 @@ for i = 1, #guards, 2 do
     if have then return 0 end
   elseif have ~= want then return 0 end
 end
-for _, op in ipairs(cjson.decode(ARGV[4])) do
+local ops = cjson.decode(ARGV[4])
+-- Nothing is written above this line, and nothing below it may fail: check every op.
+local kinds = {SET = 'string', HSET = 'hash', HINCRBY = 'hash', HMAX = 'hash',
+  HADDC = 'hash', ZADD = 'zset', ZREM = 'zset'}
+local types, sums = {}, {}
+local function int(s) return type(s) == 'string' and string.match(s, '^-?%d+$') ~= nil end
+local function add(key, field, delta) -- an increment of a hash field: on an integer, in range
+  sums[key] = sums[key] or {}
+  local v = sums[key][field]
+  if v == nil then
+    local s = redis.call('HGET', key, field) or '0'
+    if not int(s) then return false end
+    v = tonumber(s)
+  end
+  v = v + delta
+  sums[key][field] = v
+  return math.abs(v) < 9.2e18 -- int64, with margin for doubles
+end
+for i, op in ipairs(ops) do
+  local cmd, key, n = op[1], op[2], #op
+  local function refuse(why)
+    return redis.error_reply('ERR commit refused: op ' .. i .. ' ' .. tostring(cmd) .. ' '
+      .. tostring(key) .. ': ' .. why)
+  end
+  local kind = kinds[cmd]
+  if not kind then return refuse('unknown command') end
+  if type(key) ~= 'string' then return refuse('no key') end
+  local have = types[key] or redis.call('TYPE', key)['ok']
+  if have ~= 'none' and have ~= kind then return refuse('key holds a ' .. have) end
+  types[key] = kind
+  if cmd == 'SET' then
+    if n ~= 3 then return refuse('arity') end
+  elseif cmd == 'HSET' then
+    if n < 4 or n % 2 ~= 0 then return refuse('arity') end
+  elseif cmd == 'ZADD' then
+    if n < 4 or n % 2 ~= 0 then return refuse('arity') end
+    for j = 3, n, 2 do
+      if tonumber(op[j]) == nil then return refuse('score ' .. tostring(op[j])) end
+    end
+  elseif cmd == 'ZREM' then
+    if n < 3 then return refuse('arity') end
+  elseif cmd == 'HINCRBY' then
+    if n ~= 4 or not int(op[4]) then return refuse('arity or increment') end
+    if not add(key, op[3], tonumber(op[4])) then return refuse('field not an integer or overflow') end
+  elseif cmd == 'HMAX' then
+    local old = redis.call('HGET', key, op[3])
+    if n ~= 6 or tonumber(op[4]) == nil or (old and tonumber(old) == nil) then
+      return refuse('arity or not a number')
+    end
+  elseif cmd == 'HADDC' then
+    if n ~= 6 or not int(op[5]) or not int(op[6]) then return refuse('arity or increment') end
+    if not (add(key, op[3], tonumber(op[5])) and add(key, op[4], 1)) then
+      return refuse('field not an integer or overflow')
+    end
+  end
+end
+for _, op in ipairs(ops) do
   if op[1] == 'HMAX' then -- keep the larger number in a hash field (and its label)
     local old = tonumber(redis.call('HGET', op[2], op[3]) or '-1')
     if tonumber(op[4]) > old then redis.call('HSET', op[2], op[3], op[4], op[5], op[6]) end
@@ -116,7 +182,7 @@ class RedisProjectionStore:
         guards: list[str] = []
         for partition, offset in plan.expected.items():
             guards += [str(partition), "" if offset is None else str(offset)]
-        ops = plan_ops(self.keys, plan, now)
+        ops = split_long_ops(plan_ops(self.keys, plan, now))
         args: list[str | bytes] = [self.keys.meta, self.keys.checkpoint]
         args += [codec.dumps(guards), codec.dumps(ops)]
         return bool(await self._commit(args=args))
@@ -150,6 +216,24 @@ class RedisProjectionStore:
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
+
+
+LONG_OP_VALUES = 1000
+"""Field/value pairs per HSET in the commit script (Lua's unpack stops near 8,000)."""
+
+
+def split_long_ops(ops: list[list[str]]) -> list[list[str]]:
+    """An HSET with many fields (a batch's history of one order, parked events) as
+    several HSETs of the same key: the same writes, each small enough to unpack."""
+    out: list[list[str]] = []
+    for op in ops:
+        if op[0] == "HSET" and len(op) > 2 + 2 * LONG_OP_VALUES:
+            pairs = op[2:]
+            for i in range(0, len(pairs), 2 * LONG_OP_VALUES):
+                out.append(["HSET", op[1], *pairs[i : i + 2 * LONG_OP_VALUES]])
+        else:
+            out.append(op)
+    return out
 
 
 def rfc3339_from(epoch_seconds: float) -> str:
