@@ -274,10 +274,12 @@ class KafkaBroker(ABC):
 class KafkaServer(KafkaBroker):
     """A single KRaft node from ``deploy/local/bin/kafka-server`` on free ports."""
 
-    def __init__(self, workdir: Path, heap: str = "512m") -> None:
+    def __init__(
+        self, workdir: Path, heap: str = "512m", sasl_users: Mapping[str, str] | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.port, self.controller_port = free_ports(2)
+        self.port, self.controller_port, self.sasl_port = free_ports(3)
         argv = [
             str(KAFKA_BIN / "kafka-server"),
             str(workdir / "state"),
@@ -285,11 +287,36 @@ class KafkaServer(KafkaBroker):
             str(self.controller_port),
         ]
         env = {**os.environ, "KAFKA_HEAP": heap}
+        if sasl_users:
+            env["KAFKA_EXTRA_PROPERTIES"] = self._sasl_properties(sasl_users)
         self._proc = Supervised(argv, workdir / "kafka.log", env)
+
+    def _sasl_properties(self, users: Mapping[str, str]) -> str:
+        """A SASL_PLAINTEXT listener with PLAIN users, beside the PLAINTEXT one (which the
+        fixtures' admin client and the broker itself keep using)."""
+        plain, sasl = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.sasl_port}"
+        accounts = " ".join(f'user_{name}="{secret}"' for name, secret in users.items())
+        return "\n".join(
+            [
+                f"listeners=PLAINTEXT://{plain},CONTROLLER://127.0.0.1:{self.controller_port},"
+                f"SASL_PLAINTEXT://{sasl}",
+                f"advertised.listeners=PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl}",
+                "listener.security.protocol.map="
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+                "sasl.enabled.mechanisms=PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};",
+            ]
+        )
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener (only with ``sasl_users``)."""
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def pid(self) -> int:
