@@ -46,6 +46,14 @@ CASES: list[tuple[str, str, Any, dict[str, str], int]] = [
         422,
     ),
     ("duplicate sku", "/orders", body(items=line()["items"] * 2), {}, 422),
+    ("price above 10^12", "/orders", body(**line(unit_price_cents=10**12 + 1)), {}, 422),
+    (
+        "order total above 10^15",  # each line allowed (10^15), the sum is not
+        "/orders",
+        body(items=[{"sku": s, "quantity": 1000, "unit_price_cents": 10**12} for s in "ab"]),
+        {},
+        422,
+    ),
     ("bad currency", "/orders", body(currency="EURO"), {}, 422),
     ("unknown currency", "/orders", body(currency="XYZ"), {}, 422),
     ("empty customer", "/orders", body(customer_id=""), {}, 422),
@@ -61,6 +69,20 @@ CASES: list[tuple[str, str, Any, dict[str, str], int]] = [
     ("bad path id", "/orders/a%20b/cancel", {"reason": "x"}, {}, 422),
     ("empty changes", "/orders/ghost/modify", {"changes": []}, {}, 422),
     ("float payment", "/orders/ghost/pay", {"amount_cents": 1.0, "payment_ref": "p"}, {}, 422),
+    (
+        "payment above 10^15",
+        "/orders/ghost/pay",
+        {"amount_cents": 10**15 + 1, "payment_ref": "p"},
+        {},
+        422,
+    ),
+    (
+        "payment of 10^15",
+        "/orders/ghost/pay",
+        {"amount_cents": 10**15, "payment_ref": "p"},
+        {},
+        404,
+    ),
     ("missing reason", "/orders/ghost/cancel", {}, {}, 422),
     ("empty reason", "/orders/ghost/cancel", {"reason": ""}, {}, 422),
 ]

@@ -10,7 +10,7 @@ from ordersource.domain import OrderStatus
 from ordersource.domain.commands import Changes, Lines
 from ordersource.domain.types import (
     DEFAULT_CHANNEL,
-    Cents,
+    AmountCents,
     Currency,
     Identifier,
     NewChannel,
@@ -60,7 +60,9 @@ class PayOrderRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"amount_cents": 720, "payment_ref": "psp-4711"}]}
     )
-    amount_cents: Cents
+    amount_cents: AmountCents = Field(
+        description="Must equal the order total (at most 10^15 cents, the largest total)"
+    )
     payment_ref: ShortText
 
 

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field
 from ordersource.domain.types import (
     DEFAULT_CHANNEL,
     MAX_LINES,
-    Cents,
+    MAX_ORDER_TOTAL_CENTS,
+    AmountCents,
     Currency,
     Frozen,
     Identifier,
@@ -17,6 +18,7 @@ from ordersource.domain.types import (
     LineChange,
     NewChannel,
     ShortText,
+    total_cents,
 )
 
 T = TypeVar("T", Line, LineChange)
@@ -31,10 +33,22 @@ def _unique_skus(lines: tuple[T, ...]) -> tuple[T, ...]:
     return lines
 
 
+def _bounded_total(lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    if (total := total_cents(lines)) > MAX_ORDER_TOTAL_CENTS:
+        raise ValueError(f"the order total {total} is above {MAX_ORDER_TOTAL_CENTS} cents")
+    return lines
+
+
 Lines = Annotated[
     tuple[Line, ...],
-    Field(min_length=1, max_length=MAX_LINES),
+    Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description=f"1-{MAX_LINES} lines with distinct skus; the order total (the sum of "
+        f"quantity x unit_price_cents) is at most {MAX_ORDER_TOTAL_CENTS} cents",
+    ),
     AfterValidator(_unique_skus),
+    AfterValidator(_bounded_total),
 ]
 Changes = Annotated[
     tuple[LineChange, ...],
@@ -68,7 +82,7 @@ class ModifyOrder(CommandBase):
 
 class PayOrder(CommandBase):
     type: Literal["PayOrder"] = "PayOrder"
-    amount_cents: Cents
+    amount_cents: AmountCents
     payment_ref: ShortText
 
 

@@ -39,7 +39,7 @@ from ordersource.domain.events import (
 )
 from ordersource.domain.evolve import apply_changes
 from ordersource.domain.state import OrderState
-from ordersource.domain.types import MAX_LINES, OrderStatus
+from ordersource.domain.types import MAX_LINES, MAX_ORDER_TOTAL_CENTS, OrderStatus, total_cents
 
 NewId = Callable[[], str]
 
@@ -57,6 +57,9 @@ def decide(
             )
         if command.expected_version not in (None, 0):
             raise VersionMismatch("the order does not exist yet", version=0)
+        if (total := total_cents(command.items)) > MAX_ORDER_TOTAL_CENTS:
+            # The command alone is wrong, whatever the state: 422, like any invalid input.
+            raise InvalidCommand(_above_bound(total), total_cents=total)
         data = OrderPlacedData(
             customer_id=command.customer_id,
             currency=command.currency,
@@ -143,3 +146,15 @@ def _check_changes(state: OrderState, command: ModifyOrder) -> None:
             order_status=state.status.value,
             version=state.version,
         )
+    if (total := total_cents(items)) > MAX_ORDER_TOTAL_CENTS:
+        # Like the line limit: fine on another order, refused on this one (409).
+        raise RuleViolated(
+            _above_bound(total),
+            order_status=state.status.value,
+            version=state.version,
+            total_cents=total,
+        )
+
+
+def _above_bound(total: int) -> str:
+    return f"the order total would be {total} cents, above the {MAX_ORDER_TOTAL_CENTS} allowed"

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field
 
 from ordersource.domain.types import (
     UNKNOWN_CHANNEL,
-    Cents,
+    AmountCents,
     Channel,
     Currency,
     Frozen,
@@ -39,7 +39,7 @@ class OrderModifiedData(Frozen):
 
 
 class OrderPaidData(Frozen):
-    amount_cents: Cents
+    amount_cents: AmountCents
     payment_ref: ShortText
 
 

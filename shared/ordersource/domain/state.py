@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ordersource.domain.types import Line, OrderStatus
+from ordersource.domain.types import Line, OrderStatus, total_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,4 +23,4 @@ class OrderState:
 
     @property
     def total_cents(self) -> int:
-        return sum(line.line_total_cents for line in self.items)
+        return total_cents(self.items)

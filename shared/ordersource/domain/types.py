@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 
@@ -30,8 +31,18 @@ Currency = Annotated[
 ]
 """ISO 4217 alphabetic code, e.g. ``EUR``."""
 
-Cents = Annotated[int, Field(ge=0, le=10**12, strict=True)]
-"""Money in integer minor units; floats are refused, not rounded."""
+MAX_UNIT_PRICE_CENTS = 10**12
+"""The highest unit price: 10^10 currency units. A line is at most 1000 of them (10^15)."""
+MAX_ORDER_TOTAL_CENTS = 10**15
+"""The highest order total, and so the highest payment: 10^13 currency units. Below
+2^53 - 1, so every amount a client can create is exact as a JSON number in JavaScript
+(and in a double anywhere); ``decide`` refuses a place or modify that goes above it."""
+
+Cents = Annotated[int, Field(ge=0, le=MAX_UNIT_PRICE_CENTS, strict=True)]
+"""A unit price in integer minor units; floats are refused, not rounded."""
+
+AmountCents = Annotated[int, Field(ge=0, le=MAX_ORDER_TOTAL_CENTS, strict=True)]
+"""An amount up to an order total (a payment), in integer minor units."""
 
 Quantity = Annotated[int, Field(ge=1, le=1000, strict=True)]
 ChangeQuantity = Annotated[int, Field(ge=0, le=1000, strict=True)]
@@ -79,6 +90,11 @@ NewChannel = Annotated[Channel, AfterValidator(_not_reserved)]
 """A channel a client may name for a new order: any ``Channel`` but ``unknown``."""
 
 MAX_LINES = 100
+
+
+def total_cents(items: Iterable[Line]) -> int:
+    """The sum of the lines' totals (exact: Python integers)."""
+    return sum(line.line_total_cents for line in items)
 
 
 class Frozen(BaseModel):
