@@ -104,6 +104,11 @@ for _, op in ipairs(ops) do
   if op[1] == 'HMAX' then -- keep the larger number in a hash field (and its label)
     local old = tonumber(redis.call('HGET', op[2], op[3]) or '-1')
     if tonumber(op[4]) > old then redis.call('HSET', op[2], op[3], op[4], op[5], op[6]) end
+  elseif op[1] == 'HADDC' then -- limb op[3] += op[5]; keep it below op[6], carry into op[4]
+    if redis.call('HINCRBY', op[2], op[3], op[5]) >= tonumber(op[6]) then
+      redis.call('HINCRBY', op[2], op[3], '-' .. op[6])
+      redis.call('HINCRBY', op[2], op[4], '1')
+    end
   else
     redis.call(unpack(op))
   end

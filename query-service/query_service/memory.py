@@ -7,6 +7,7 @@ ignore gaps); the query side cannot tell it from Redis (see the contract tests i
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from typing import Any
 
@@ -27,8 +28,13 @@ class InMemoryViewStore:
         self.up = True
         self.others: dict[str, InMemoryViewStore] = {}
         """Other generations (e.g. a bounded replay), by id."""
+        self.reads: Counter[str] = Counter()
+        """What the query side read: ``index_entries``, ``views``, ``history_events``."""
+        self._scores: dict[tuple[str, str], int] = {}
+        self._sorted: dict[Index, list[Cursor]] = {}
 
     def apply(self, events: list[Event]) -> None:
+        self._sorted.clear()
         for event in events:
             view = self.views.get(event.order_id)
             state = from_view(view) if view is not None else None
@@ -51,25 +57,47 @@ class InMemoryViewStore:
     async def order(self, order_id: str) -> dict[str, Any] | None:
         return self.views.get(order_id)
 
-    async def history(self, order_id: str) -> list[bytes]:
+    async def history(self, order_id: str, first: int, count: int) -> tuple[int, list[bytes]]:
         stored = self.histories.get(order_id, {})
-        return [stored[v] for v in sorted(stored)]
+        events = []
+        for version in range(max(first, 1), max(first, 1) + count):
+            if version not in stored:
+                break
+            events.append(stored[version])
+        self.reads["history_events"] += len(events)
+        return len(stored), events
 
-    async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
-        kind, value = index
-        entries = sorted(
-            (
-                (index_score(from_view(v).created_at), v["order_id"])
+    def _index(self, index: Index) -> list[Cursor]:
+        """The index's (score, order_id) entries, ascending (cached until the next apply)."""
+        if index not in self._sorted:
+            kind, value = index
+            self._sorted[index] = sorted(
+                (self._score(v), v["order_id"])
                 for v in self.views.values()
                 if kind == "all"
                 or (kind == "customer" and v["customer_id"] == value)
                 or (kind == "status" and v["status"] == value)
-            ),
-            reverse=True,
-        )
-        return [e for e in entries if cursor is None or e < cursor][:n]
+            )
+        return self._sorted[index]
+
+    def _score(self, view: dict[str, Any]) -> int:
+        key = (view["order_id"], view["created_at"])
+        if key not in self._scores:
+            self._scores[key] = index_score(from_view(view).created_at)
+        return self._scores[key]
+
+    async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
+        entries = self._index(index)
+        end = len(entries) if cursor is None else bisect_left(entries, cursor)
+        found = entries[max(end - n, 0) : end][::-1]
+        self.reads["index_entries"] += len(found)
+        return found
+
+    async def sizes(self, indexes: list[Index]) -> list[int]:
+        return [len(self._index(index)) for index in indexes]
 
     async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]:
+        self.reads["views"] += len(order_ids)
         return [self.views.get(i) for i in order_ids]
 
     async def stats(self) -> dict[str, int]:

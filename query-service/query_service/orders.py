@@ -21,14 +21,26 @@ from fastapi.responses import Response
 from ordersource import codec
 from ordersource.domain import OrderStatus
 from ordersource.web import problem_responses
-from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
+from query_service.cursor import (
+    Cursor,
+    InvalidCursor,
+    decode_cursor,
+    decode_history_cursor,
+    encode_cursor,
+    encode_history_cursor,
+)
 from query_service.deps import ViewsDep
 from query_service.problems import Problem
 from query_service.schemas import OrderHistory, OrderPage, OrderProblem, OrderView, ViewBehind
 from query_service.store import Index, ViewStore
-from query_service.timetravel import view_at
+from query_service.timetravel import MAX_FOLD, FoldTooLong, view_at
 
 MAX_WAIT_MS = 10_000
+MAX_SCAN = 500
+"""Index entries one list request examines at most (filtering by customer and status)."""
+SCAN_CHUNK = 100
+HISTORY_PAGE = 100
+"""Events per history page at most (and by default)."""
 IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
 router = APIRouter(tags=["orders"])
 OrderId = Annotated[str, Path(description="The order's id", examples=["bob-1"])]
@@ -55,8 +67,14 @@ ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
         "headers": VIEW_HEADERS,
     },
     **problem_responses(
-        {**COMMON, 404: "Unknown order, or no state at that point in time", 409: "View behind"},
-        {404: OrderProblem, 409: ViewBehind},
+        {
+            **COMMON,
+            404: "Unknown order, or no state at that point in time",
+            409: "View behind",
+            422: "Invalid parameters, unknown generation, or a time-travel point past "
+            f"the first {MAX_FOLD} events",
+        },
+        {404: OrderProblem, 409: ViewBehind, 422: OrderProblem},
     ),
 }
 ORDER_RESPONSES[409]["headers"] = {
@@ -72,6 +90,10 @@ ORDER_RESPONSES[409]["headers"] = {
     "/orders/{order_id}",
     operation_id="get_order",
     summary="Read one order",
+    description="The order's view. `min_version` + `wait_ms`: read your own write (wait "
+    "until the view reaches that version, else 409). `at_version` or `as_of` (RFC 3339): "
+    "the order as it was (time travel), folded from version 1 up to that point, reading "
+    f"only those events; at most {MAX_FOLD} of them (a later point: 422).",
     response_model=OrderView,
     responses=ORDER_RESPONSES,
 )
@@ -102,19 +124,27 @@ async def get_order(
         Header(max_length=256, description='ETag(s) the client has, e.g. "2": 304 if current'),
     ] = None,
 ) -> Response:
-    """The order's view. ``min_version`` + ``wait_ms``: read your own write (wait until
-    the view reaches that version, else 409). ``at_version`` or ``as_of`` (RFC 3339):
-    the order as it was (time travel)."""
+    """The order's view, now, after a wait (read-your-writes) or as it was."""
     moment = _parse_as_of(as_of)
     if at_version is not None and moment is not None:
         raise Problem(422, "Invalid request", "give at_version or as_of, not both")
     view = await store.order(order_id)
     if min_version is not None and (view is None or view["version"] < min_version):
-        view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
+        store, view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
     if view is None:
         raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
     if at_version is not None or moment is not None:
-        past = view_at(await store.history(order_id), at_version, moment)
+        try:
+            past = await view_at(store, order_id, view["version"], at_version, moment)
+        except FoldTooLong:
+            raise Problem(
+                422,
+                "Invalid request",
+                f"time travel folds at most {MAX_FOLD} events; that point of order "
+                f"{order_id} lies further (read its history instead)",
+                order_id=order_id,
+                current_version=view["version"],
+            ) from None
         if past is None:
             raise Problem(
                 404,
@@ -129,14 +159,14 @@ async def get_order(
 
 async def _wait_for(
     store: ViewStore, order_id: str, min_version: int, wait_ms: int
-) -> dict[str, Any]:
+) -> tuple[ViewStore, dict[str, Any]]:
     deadline = time.monotonic() + wait_ms / 1000
     pause = 0.005
     while True:
         store = await store.again()  # a blue/green switch during the wait: follow it
         view = await store.order(order_id)
         if view is not None and view["version"] >= min_version:
-            return view
+            return store, view  # the generation the view was found in: read on there
         left = deadline - time.monotonic()
         if left <= 0:
             raise Problem(
@@ -183,6 +213,10 @@ def _view_response(view: dict[str, Any], status: str, if_none_match: str | None)
     "/orders",
     operation_id="list_orders",
     summary="List orders, newest first",
+    description="Filter by `customer_id` and/or `status`; page with `cursor` (the previous "
+    "page's `next_cursor`) until `next_cursor` is null. A request examines at most "
+    f"{MAX_SCAN} orders of the index it walks: with both filters a page may therefore hold "
+    "fewer than `limit` orders (even none) and still have a `next_cursor`.",
     response_model=OrderPage,
     responses={200: {"description": "One page"}, **problem_responses(COMMON)},
 )
@@ -197,33 +231,53 @@ async def list_orders(
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> Response:
-    """Filter by ``customer_id`` and/or ``status``; page with ``cursor`` (the previous
-    page's ``next_cursor``)."""
+    """A page of the index (``all``, the customer's or the status's), newest first."""
     try:
         bound = decode_cursor(cursor) if cursor else None
     except InvalidCursor as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
-    index: Index = (
-        ("customer", customer_id)
-        if customer_id
-        else ("status", status.value)
-        if status
-        else ("all", None)
-    )
-    wanted = status.value if status else None
-    found: list[tuple[tuple[int, str], dict[str, Any]]] = []
-    while len(found) <= limit:
-        ask = limit + 1 - len(found) if wanted is None else 100
-        entries = await store.older(index, bound, ask)
+    filters: list[Index] = []
+    if customer_id:
+        filters.append(("customer", customer_id))
+    if status:
+        filters.append(("status", status.value))
+    index: Index = ("all", None)
+    if len(filters) == 1:
+        index = filters[0]
+    elif filters:  # scan the smaller index, filter by the other (same order, same cursor)
+        sizes = await store.sizes(filters)
+        index = filters[sizes.index(min(sizes))]
+
+    def wanted(view: dict[str, Any]) -> bool:
+        return (customer_id is None or view["customer_id"] == customer_id) and (
+            status is None or view["status"] == status.value
+        )
+
+    found: list[tuple[Cursor, dict[str, Any]]] = []
+    scanned, exhausted = 0, False
+    while len(found) <= limit and scanned < MAX_SCAN:
+        ask = limit + 1 - len(found) if len(filters) < 2 else SCAN_CHUNK
+        budget = MAX_SCAN - scanned
+        # the budget's last chunk peeks one entry further: is there more after it?
+        asked = ask if ask < budget else budget + 1
+        entries = await store.older(index, bound, asked)
+        exhausted = len(entries) < asked
+        entries = entries[: min(ask, budget)]
+        scanned += len(entries)
         views = await store.orders([order_id for _, order_id in entries])
         for entry, view in zip(entries, views, strict=True):
             bound = entry
-            if view is not None and (wanted is None or view["status"] == wanted):
+            if view is not None and wanted(view):
                 found.append((entry, view))
-        if len(entries) < ask:
+        if exhausted:
             break
     page = found[:limit]
-    next_cursor = encode_cursor(page[-1][0]) if len(found) > limit else None
+    if len(found) > limit:
+        next_cursor: str | None = encode_cursor(page[-1][0])
+    elif exhausted or bound is None:
+        next_cursor = None
+    else:  # the scan budget ran out first: go on from the last entry examined
+        next_cursor = encode_cursor(bound)
     body = {"items": [view for _, view in page], "next_cursor": next_cursor}
     return Response(codec.dumps(body), media_type="application/json")
 
@@ -236,18 +290,47 @@ HISTORY_HEADERS = {
 @router.get(
     "/orders/{order_id}/history",
     operation_id="order_history",
-    summary="Every event of one order",
+    summary="The events of one order, a page at a time",
+    description="The order's events as recorded in the log (each at its own schema "
+    f"version), ascending by version, at most `limit` (≤ {HISTORY_PAGE}) per page. Start "
+    "after `after_version` (default 0) or from the previous page's `next_cursor`; every "
+    "version comes exactly once across the pages.",
     response_model=OrderHistory,
     responses={
-        200: {"description": "The events, ascending by version", "headers": HISTORY_HEADERS},
+        200: {"description": "A page of events, ascending by version", "headers": HISTORY_HEADERS},
         **problem_responses({**COMMON, 404: "Unknown order"}, {404: OrderProblem}),
     },
 )
-async def order_history(order_id: OrderId, store: ViewsDep) -> Response:
-    """The order's events as recorded in the log (each at its own schema version)."""
-    events = await store.history(order_id)
-    if not events:
+async def order_history(
+    order_id: OrderId,
+    store: ViewsDep,
+    limit: Annotated[
+        int, Query(ge=1, le=HISTORY_PAGE, description="Events per page at most")
+    ] = HISTORY_PAGE,
+    after_version: Annotated[
+        int | None,
+        Query(ge=0, le=2**31, description="Start after this version (0: from the first)"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+) -> Response:
+    """One page of the order's history: reads only the versions of that page."""
+    if cursor is not None and after_version is not None:
+        raise Problem(422, "Invalid request", "give after_version or cursor, not both")
+    try:
+        after = decode_history_cursor(cursor, order_id) if cursor else after_version or 0
+    except InvalidCursor as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    latest, events = await store.history(order_id, after + 1, limit)
+    if not latest:
         raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
-    head = codec.dumps({"order_id": order_id, "version": len(events)})[:-1]
-    body = head + b',"events":[' + b",".join(events) + b"]}"
-    return Response(body, headers={"ETag": f'"{len(events)}"'}, media_type="application/json")
+    last = after + len(events)
+    more = bool(events) and last < latest
+    head = {
+        "order_id": order_id,
+        "version": latest,
+        "next_cursor": encode_history_cursor(order_id, last) if more else None,
+    }
+    body = codec.dumps(head)[:-1] + b',"events":[' + b",".join(events) + b"]}"
+    return Response(body, headers={"ETag": f'"{latest}"'}, media_type="application/json")

@@ -143,7 +143,13 @@ class OrderHistory(BaseModel):
 
 class CurrencyTotals(BaseModel):
     orders: int = Field(ge=0)
-    total_cents: int = Field(ge=0, description="Sum of those orders' current totals")
+    total_cents: str = Field(
+        pattern=r"^(0|[1-9][0-9]*)$",
+        description="Sum of those orders' current totals, exact, as a string of decimal "
+        "digits: the sum has no upper bound, and a JSON number above 2^53 - 1 is misread "
+        "by JavaScript (each order total is at most 10^15 cents)",
+        examples=["1320", "94000000000000000"],
+    )
 
 
 class Stats(BaseModel):
@@ -156,7 +162,7 @@ class Stats(BaseModel):
                     "generation": "1",
                     "orders": 2,
                     "by_status": {"placed": 1, "paid": 0, "shipped": 1, "cancelled": 0},
-                    "by_currency": {"EUR": {"orders": 2, "total_cents": 1320}},
+                    "by_currency": {"EUR": {"orders": 2, "total_cents": "1320"}},
                 }
             ]
         }

@@ -33,11 +33,15 @@ class ViewStore(Protocol):
 
     async def order(self, order_id: str) -> dict[str, Any] | None: ...
 
-    async def history(self, order_id: str) -> list[bytes]:
-        """Event JSON of every version of the order, ascending by version."""
+    async def history(self, order_id: str, first: int, count: int) -> tuple[int, list[bytes]]:
+        """(latest version ``n`` of the order, 0 if unknown; event JSON of the versions
+        ``first`` .. ``min(first + count - 1, n)``, ascending). Reads only those versions."""
 
     async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
         """Up to ``n`` (score, order_id) strictly after ``cursor`` in newest-first order."""
+
+    async def sizes(self, indexes: list[Index]) -> list[int]:
+        """Number of entries of each index."""
 
     async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]: ...
 
@@ -81,9 +85,23 @@ class RedisViewStore:
         raw = await self.redis.get((await self._keys()).order(order_id))
         return codec.loads(raw) if raw else None
 
-    async def history(self, order_id: str) -> list[bytes]:
-        stored = await self.redis.hgetall((await self._keys()).history(order_id))
-        return [stored[v] for v in sorted(stored, key=int)]
+    async def history(self, order_id: str, first: int, count: int) -> tuple[int, list[bytes]]:
+        # Versions are 1..n contiguous (one Lua script per batch writes them), so HLEN is n
+        # and HMGET of the range reads only the requested events; MULTI: one snapshot.
+        key = (await self._keys()).history(order_id)
+        first = max(first, 1)
+        if count < 1:
+            return int(await self.redis.hlen(key)), []
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hlen(key)
+        pipe.hmget(key, list(range(first, first + count)))
+        latest, raws = await pipe.execute()
+        events: list[bytes] = []
+        for raw in raws:
+            if raw is None:
+                break
+            events.append(raw)
+        return int(latest), events
 
     async def older(self, index: Index, cursor: Cursor | None, n: int) -> list[Cursor]:
         key = _index_key(await self._keys(), index)
@@ -102,6 +120,13 @@ class RedisViewStore:
         older = [(score, m) for m in reversed([t.decode() for t in ties]) if m < order_id]
         older += [(int(s), m.decode()) for m, s in below]
         return older[:n]
+
+    async def sizes(self, indexes: list[Index]) -> list[int]:
+        keys = await self._keys()
+        pipe = self.redis.pipeline(transaction=False)
+        for index in indexes:
+            pipe.zcard(_index_key(keys, index))
+        return [int(n) for n in await pipe.execute()]
 
     async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]:
         if not order_ids:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from query_service.orders import MAX_WAIT_MS
 from tests.support.infra import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +105,7 @@ def test_walkthrough_through_generated_clients(stack: tuple[str, str, Path]) -> 
         answer = get_order.sync_detailed(order_id, client=reader)
         return answer.parsed if answer.status_code == 200 else None
 
-    first = wait_until(visible, timeout=5, interval=0.02, message="placed order not visible")
+    first = wait_until(visible, timeout=30, interval=0.02, message="placed order not visible")
     assert isinstance(first, qm.OrderView)
     assert first.items[0].quantity == 5
     assert first.channel == "web"
@@ -119,7 +120,7 @@ def test_walkthrough_through_generated_clients(stack: tuple[str, str, Path]) -> 
     assert isinstance(stale.parsed, cm.Rejection)
     assert stale.parsed.version == 2
 
-    fresh = get_order.sync_detailed(order_id, client=reader, min_version=2, wait_ms=2000)
+    fresh = get_order.sync_detailed(order_id, client=reader, min_version=2, wait_ms=MAX_WAIT_MS)
     assert fresh.status_code == 200
     view = fresh.parsed
     assert isinstance(view, qm.OrderView)
@@ -135,6 +136,17 @@ def test_walkthrough_through_generated_clients(stack: tuple[str, str, Path]) -> 
     assert isinstance(history, qm.OrderHistory)
     assert [e.version for e in history.events] == [1, 2]
     assert [e.type_ for e in history.events] == ["OrderPlaced", "OrderModified"]
+    assert history.next_cursor is None
+    first_page = order_history.sync(order_id, client=reader, limit=1)
+    assert isinstance(first_page, qm.OrderHistory)
+    assert [e.version for e in first_page.events] == [1]
+    assert isinstance(first_page.next_cursor, str)
+    rest = order_history.sync(order_id, client=reader, cursor=first_page.next_cursor)
+    assert isinstance(rest, qm.OrderHistory)
+    assert ([e.version for e in rest.events], rest.next_cursor) == ([2], None)
+    since = order_history.sync(order_id, client=reader, after_version=1)
+    assert isinstance(since, qm.OrderHistory)
+    assert [e.version for e in since.events] == [2]
 
     then = get_order.sync_detailed(order_id, client=reader, at_version=1)
     assert isinstance(then.parsed, qm.OrderView)

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ordersource.settings import Settings
+from query_service import orders, timetravel
 from query_service.app import create_app
 from query_service.memory import InMemoryViewStore
-from tests.unit.projection_kit import T0, lifecycle, modified, placed
+from tests.unit.projection_kit import T0, cancelled, lifecycle, modified, placed
 
 pytestmark = pytest.mark.unit
 
@@ -155,3 +156,159 @@ def test_stats_projection_and_probes(client: TestClient, store: InMemoryViewStor
     store.up = False
     assert client.get("/readyz").status_code == 503
     assert "orders_query_api_request_seconds" in client.get("/metrics").text
+
+
+def _long_order(store: InMemoryViewStore, order_id: str, versions: int) -> None:
+    """placed at T0 + 1 s, then modified: version v occurred at T0 + v s."""
+    store.apply([placed(order_id, at=T0 + timedelta(seconds=1))])
+    store.apply([modified(order_id, v, v) for v in range(2, versions + 1)])
+
+
+def test_history_pages_give_every_version_once_reading_only_the_page(
+    client: TestClient, store: InMemoryViewStore
+) -> None:
+    _long_order(store, "o1", 250)
+    for limit in (None, 7, 100):
+        seen: list[int] = []
+        params: dict[str, str | int] = {} if limit is None else {"limit": limit}
+        while True:
+            store.reads.clear()
+            got = client.get("/orders/o1/history", params=params)
+            assert got.status_code == 200
+            assert got.headers["etag"] == '"250"'
+            body = got.json()
+            assert body["version"] == 250
+            assert len(body["events"]) <= (limit or 100)
+            assert store.reads["history_events"] == len(body["events"])
+            seen += [e["version"] for e in body["events"]]
+            if body["next_cursor"] is None:
+                break
+            params = {"cursor": body["next_cursor"]} | ({} if limit is None else {"limit": limit})
+        assert seen == list(range(1, 251))
+    small = client.get("/orders/o1/history", params={"after_version": 248}).json()
+    assert [e["version"] for e in small["events"]] == [249, 250]
+    assert small["next_cursor"] is None
+    past = client.get("/orders/o1/history", params={"after_version": 250}).json()
+    assert (past["events"], past["next_cursor"]) == ([], None)
+
+
+def test_history_parameters_are_checked(client: TestClient, store: InMemoryViewStore) -> None:
+    _long_order(store, "o1", 3)
+    _long_order(store, "o2", 3)
+    cursor = client.get("/orders/o1/history", params={"limit": 1}).json()["next_cursor"]
+    assert client.get("/orders/o1/history", params={"cursor": cursor}).status_code == 200
+    for params in (
+        {"cursor": cursor, "after_version": 1},  # both
+        {"limit": 0},
+        {"limit": 101},
+        {"after_version": -1},
+        {"cursor": "djE6MTpvMQ"},  # a list cursor ("v1:1:o1")
+    ):
+        got = client.get("/orders/o1/history", params=params)
+        assert got.status_code == 422, params
+        assert got.headers["content-type"] == "application/problem+json"
+    other = client.get("/orders/o2/history", params={"cursor": cursor})
+    assert other.status_code == 422  # a cursor of o1's history
+    assert client.get("/orders/nope/history", params={"after_version": 5}).status_code == 404
+
+
+def test_time_travel_reads_only_up_to_the_point(
+    client: TestClient, store: InMemoryViewStore
+) -> None:
+    _long_order(store, "o1", 1000)
+    store.reads.clear()
+    first = client.get("/orders/o1", params={"at_version": 1}).json()
+    assert (first["version"], first["items"][0]["quantity"]) == (1, 5)
+    assert store.reads["history_events"] == 1
+    store.reads.clear()
+    assert client.get("/orders/o1", params={"at_version": 250}).json()["version"] == 250
+    assert store.reads["history_events"] == 250
+    store.reads.clear()
+    moment = (T0 + timedelta(seconds=120.5)).isoformat()
+    then = client.get("/orders/o1", params={"as_of": moment}).json()
+    assert (then["version"], then["items"][0]["quantity"]) == (120, 120)
+    assert store.reads["history_events"] <= 120 + timetravel.CHUNK  # stops in the chunk after T
+    store.reads.clear()
+    assert client.get("/orders/o1", params={"at_version": 1001}).status_code == 404
+    assert store.reads["history_events"] == 0
+
+
+def test_time_travel_past_the_fold_bound_is_a_422(
+    client: TestClient, store: InMemoryViewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timetravel, "MAX_FOLD", 150)
+    _long_order(store, "o1", 200)
+    assert client.get("/orders/o1", params={"at_version": 150}).json()["version"] == 150
+    within = client.get("/orders/o1", params={"as_of": (T0 + timedelta(seconds=149)).isoformat()})
+    assert within.json()["version"] == 149
+    for params in ({"at_version": 151}, {"as_of": "2030-01-01T00:00:00Z"}):
+        store.reads.clear()
+        got = client.get("/orders/o1", params=params)
+        assert got.status_code == 422, params
+        assert got.json()["current_version"] == 200
+        assert store.reads["history_events"] <= 150
+    _long_order(store, "o2", 150)  # the whole history within the bound: fine
+    assert client.get("/orders/o2", params={"as_of": "2030-01-01T00:00:00Z"}).status_code == 200
+
+
+def _page_all(
+    client: TestClient, store: InMemoryViewStore, params: dict[str, str | int]
+) -> tuple[list[str], int]:
+    """Every order id across the pages, and the number of requests; checks each request's
+    scan stays within the bound."""
+    seen: list[str] = []
+    cursor, requests = None, 0
+    while True:
+        store.reads.clear()
+        page = client.get("/orders", params=params | ({"cursor": cursor} if cursor else {}))
+        assert page.status_code == 200
+        assert store.reads["views"] <= orders.MAX_SCAN
+        assert store.reads["index_entries"] <= orders.MAX_SCAN + 1  # one peek past them
+        requests += 1
+        seen += [item["order_id"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return seen, requests
+
+
+def test_combined_filters_scan_a_bounded_number_of_entries_per_request(
+    client: TestClient, store: InMemoryViewStore
+) -> None:
+    # c1: 10,000 orders, only the oldest cancelled; more cancelled orders of others than
+    # c1 has orders, so neither index is small: the scan walks c1's index in bounded steps.
+    at = [T0 + timedelta(seconds=i) for i in range(10_001)]
+    store.apply([placed(f"c1-{i:05}", "c1", at=at[i]) for i in range(10_000)])
+    store.apply([cancelled("c1-00000", 2, at=at[0])])
+    store.apply([placed(f"c2-{i:05}", "c2", at=at[i]) for i in range(10_001)])
+    store.apply([cancelled(f"c2-{i:05}", 2, at=at[0]) for i in range(10_001)])
+    seen, requests = _page_all(client, store, {"customer_id": "c1", "status": "cancelled"})
+    assert seen == ["c1-00000"]
+    assert requests == -(-10_000 // orders.MAX_SCAN)  # the match is on the last page
+    # the smaller index is the one scanned: no shipped order at all, one short request...
+    store.reads.clear()
+    assert _page_all(client, store, {"customer_id": "c1", "status": "shipped"}) == ([], 1)
+    assert store.reads["views"] == 0
+    # ...and every listing is bounded, pages still give each order once, newest first
+    placed_c1, _ = _page_all(client, store, {"customer_id": "c1", "status": "placed", "limit": 100})
+    assert placed_c1 == [f"c1-{i:05}" for i in range(9_999, 0, -1)]
+
+
+def test_a_short_page_with_a_cursor_continues_exactly(
+    client: TestClient, store: InMemoryViewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orders, "MAX_SCAN", 7)
+    monkeypatch.setattr(orders, "SCAN_CHUNK", 3)
+    # ties in creation time, interleaved statuses, two customers of similar size
+    store.apply([placed(f"a{i:02}", "c1", at=T0 + timedelta(seconds=i // 3)) for i in range(40)])
+    store.apply([cancelled(f"a{i:02}", 2) for i in range(0, 40, 4)])
+    store.apply([placed(f"b{i:02}", "c2", at=T0) for i in range(45)])
+    store.apply([cancelled(f"b{i:02}", 2) for i in range(45)])
+    for limit in (1, 2, 5, 100):
+        seen, requests = _page_all(
+            client, store, {"customer_id": "c1", "status": "cancelled", "limit": limit}
+        )
+        expected = sorted(
+            ((i // 3, f"a{i:02}") for i in range(0, 40, 4)), reverse=True
+        )  # newest first, ties by id descending
+        assert seen == [order_id for _, order_id in expected], limit
+        assert requests >= 40 // 7

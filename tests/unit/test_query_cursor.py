@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from query_service.cursor import InvalidCursor, decode_cursor, encode_cursor
+from query_service.cursor import (
+    InvalidCursor,
+    decode_cursor,
+    decode_history_cursor,
+    encode_cursor,
+    encode_history_cursor,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -20,3 +26,19 @@ def test_cursors_round_trip(score: int, order_id: str) -> None:
 def test_foreign_cursors_are_rejected(text: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(text)
+
+
+@given(st.integers(0, 2**31), st.text(min_size=1, max_size=80))
+def test_history_cursors_round_trip_for_their_order_only(version: int, order_id: str) -> None:
+    cursor = encode_history_cursor(order_id, version)
+    assert decode_history_cursor(cursor, order_id) == version
+    with pytest.raises(InvalidCursor):
+        decode_history_cursor(cursor, order_id + "x")
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor)  # not a list cursor either
+
+
+@pytest.mark.parametrize("text", ["", "x", "aDE6", "aDE6eDpvMQ", "djE6MTpvMQ", "aDE6LTE6bzE"])
+def test_foreign_history_cursors_are_rejected(text: str) -> None:
+    with pytest.raises(InvalidCursor):
+        decode_history_cursor(text, "o1")

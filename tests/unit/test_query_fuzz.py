@@ -26,6 +26,7 @@ PARAMS = [
     "wait_ms",
     "at_version",
     "as_of",
+    "after_version",
 ]
 values = st.one_of(st.text(max_size=40), st.integers(-(2**70), 2**70).map(str))
 

@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 from ordersource.domain import fold
 from ordersource.settings import Settings
 from ordersource.views import to_view
+from query_service import timetravel
 from query_service.app import create_app
 from query_service.memory import InMemoryViewStore
 from query_service.schemas import (
     LineItem,
     OrderHistory,
     OrderPage,
+    OrderProblem,
     OrderView,
     ProjectionStatus,
     Stats,
@@ -108,7 +110,9 @@ def test_one_order_current_historical_and_not_modified(
     check(spec, "get", path, same)
 
 
-def test_order_problems(api: tuple[TestClient, dict[str, Any]], store: ReportingStore) -> None:
+def test_order_problems(
+    api: tuple[TestClient, dict[str, Any]], store: ReportingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, spec = api
     store.apply([placed("o1")])
     path = "/orders/{order_id}"
@@ -129,6 +133,11 @@ def test_order_problems(api: tuple[TestClient, dict[str, Any]], store: Reporting
     assert check(spec, "get", path, schema).errors
     generation = client.get("/orders/o1", params={"generation": "77"})
     assert check(spec, "get", path, generation).status == 422
+    monkeypatch.setattr(timetravel, "MAX_FOLD", 1)
+    store.apply([modified("o1", 2, 6)])
+    too_long = check(spec, "get", path, client.get("/orders/o1", params={"at_version": 2}))
+    assert isinstance(too_long, OrderProblem)
+    assert (too_long.status, too_long.current_version) == (422, 2)
 
 
 def test_list_history_stats_and_projection(
@@ -147,7 +156,15 @@ def test_list_history_stats_and_projection(
     history = check(spec, "get", path, client.get("/orders/b/history"))
     assert isinstance(history, OrderHistory)
     assert [e.version for e in history.events] == [1, 2]
+    assert history.next_cursor is None
+    first = check(spec, "get", path, client.get("/orders/b/history", params={"limit": 1}))
+    assert isinstance(first, OrderHistory)
+    assert [e.version for e in first.events] == [1]
+    assert first.next_cursor is not None
+    rest = client.get("/orders/b/history", params={"cursor": first.next_cursor})
+    assert [e.version for e in check(spec, "get", path, rest).events] == [2]
     check(spec, "get", path, client.get("/orders/nope/history"))
+    check(spec, "get", path, client.get("/orders/b/history", params={"cursor": "x"}))
 
     stats = check(spec, "get", "/stats", client.get("/stats"))
     assert isinstance(stats, Stats)
