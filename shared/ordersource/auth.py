@@ -3,9 +3,10 @@
 writer may send commands, reader may read views, admin may do both and operate
 (projection status, replay, dead letters). Tokens come from ``ORDERS_AUTH_TOKENS``.
 
-Each token is a principal: the scope of its Idempotency-Keys. Its ``name`` is a short
-SHA-256 of the token — stable, and safe to use in ids and Redis keys because it does not
-reveal the token.
+Each token is a principal: the scope of its Idempotency-Keys. Its ``name`` is derived
+from the token with scrypt (a deliberately slow hash, computed once at start-up), so it is
+stable and can go into ids and Redis keys without making a weak token cheap to guess.
+A new token is a new principal: retries sent across a token change are new commands.
 """
 
 from __future__ import annotations
@@ -32,24 +33,30 @@ RoleName = Literal["writer", "reader", "admin"]
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: Role
-    name: str
+    name: str | None
+    """None for the one principal of an open API (no tokens configured)."""
 
     def scope(self, idempotency_key: str) -> str:
         """The key as this principal's own: the same key from two principals is two keys.
 
-        (Open APIs have one principal, whose keys stay as they are.)
+        (An open API's keys stay as they are: everyone is the same caller.)
         """
-        return idempotency_key if self.name == "anonymous" else f"{self.name}/{idempotency_key}"
+        return idempotency_key if self.name is None else f"{self.name}/{idempotency_key}"
 
 
-ANONYMOUS = Principal(Role.ADMIN, "anonymous")
+ANONYMOUS = Principal(Role.ADMIN, None)
 """Who calls an open API (no tokens configured): everyone, as one principal."""
+
+
+def principal_name(secret: bytes) -> str:
+    """A stable, non-reversible name for a token (scrypt, about 20 ms each)."""
+    return hashlib.scrypt(secret, salt=b"ordersource-principal", n=2**14, r=8, p=1)[:8].hex()
 
 
 class TokenBook:
     def __init__(self, tokens: Mapping[RoleName, Sequence[SecretStr]]) -> None:
         self._entries = [
-            (secret, Principal(Role(role), hashlib.sha256(secret).hexdigest()[:16]))
+            (secret, Principal(Role(role), principal_name(secret)))
             for role, role_tokens in tokens.items()
             for secret in (token.get_secret_value().encode() for token in role_tokens)
         ]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from command_service.api.gateway import CommandGateway
 from command_service.api.schemas import (
@@ -114,7 +115,16 @@ async def gateway(request: Request) -> CommandGateway:
 
 
 Gateway = Annotated[CommandGateway, Depends(gateway)]
-Caller = Annotated[Principal, Depends(principal)]
+
+
+async def scoped_key(
+    caller: Annotated[Principal, Depends(principal)], key: IdempotencyKey = None
+) -> str | None:
+    """The Idempotency-Key as the caller's own (``Principal.scope``), or None."""
+    return caller.scope(key) if key else None
+
+
+ScopedKey = Annotated[str | None, Depends(scoped_key)]
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -137,12 +147,10 @@ def expected_version(if_match: str | None) -> int | None:
 async def place_order(
     body: PlaceOrderRequest,
     gw: Gateway,
-    caller: Caller,
-    key: IdempotencyKey = None,
+    key: ScopedKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     version = expected_version(if_match)
-    key = caller.scope(key) if key else None
     if body.order_id is not None:
         order_id = body.order_id
     else:
@@ -169,7 +177,6 @@ async def place_order(
 
 async def _submit(
     gw: CommandGateway,
-    caller: Principal,
     action: str,
     order_id: str,
     body: Any,
@@ -178,7 +185,6 @@ async def _submit(
     if_match: str | None,
 ) -> JSONResponse:
     version = expected_version(if_match)
-    key = caller.scope(key) if key else None
     fields = body.model_dump()
 
     def make(command_id: str, request_hash: str | None) -> Any:
@@ -205,12 +211,11 @@ async def modify_order(
     order_id: OrderId,
     body: ModifyOrderRequest,
     gw: Gateway,
-    caller: Caller,
-    key: IdempotencyKey = None,
+    key: ScopedKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Change line quantities (0 removes a line); new skus need ``unit_price_cents``."""
-    return await _submit(gw, caller, "modify", order_id, body, ModifyOrder, key, if_match)
+    return await _submit(gw, "modify", order_id, body, ModifyOrder, key, if_match)
 
 
 @router.post(
@@ -224,12 +229,11 @@ async def pay_order(
     order_id: OrderId,
     body: PayOrderRequest,
     gw: Gateway,
-    caller: Caller,
-    key: IdempotencyKey = None,
+    key: ScopedKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Pay a placed order; ``amount_cents`` must equal its total."""
-    return await _submit(gw, caller, "pay", order_id, body, PayOrder, key, if_match)
+    return await _submit(gw, "pay", order_id, body, PayOrder, key, if_match)
 
 
 @router.post(
@@ -243,12 +247,11 @@ async def ship_order(
     order_id: OrderId,
     body: ShipOrderRequest,
     gw: Gateway,
-    caller: Caller,
-    key: IdempotencyKey = None,
+    key: ScopedKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Ship a paid order."""
-    return await _submit(gw, caller, "ship", order_id, body, ShipOrder, key, if_match)
+    return await _submit(gw, "ship", order_id, body, ShipOrder, key, if_match)
 
 
 @router.post(
@@ -262,12 +265,11 @@ async def cancel_order(
     order_id: OrderId,
     body: CancelOrderRequest,
     gw: Gateway,
-    caller: Caller,
-    key: IdempotencyKey = None,
+    key: ScopedKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Cancel a placed or paid order."""
-    return await _submit(gw, caller, "cancel", order_id, body, CancelOrder, key, if_match)
+    return await _submit(gw, "cancel", order_id, body, CancelOrder, key, if_match)
 
 
 @router.get(
@@ -275,7 +277,15 @@ async def cancel_order(
     response_model=CommandStatus,
     responses={
         200: {"description": "Pending, or decided (with the answer it got)"},
-        **{k: v for k, v in ERRORS.items() if k in (401, 403, 404, 422)},
+        **problem_responses(
+            {
+                401: "No valid bearer token",
+                403: "The token lacks the writer role",
+                404: "No such command is known (never accepted, or its record expired)",
+                422: "Not a valid command id",
+                503: "Redis unavailable; retry",
+            }
+        ),
     },
     operation_id="command_status",
     summary="Where an accepted (202) command stands",
@@ -288,7 +298,12 @@ async def command_status(
 ) -> JSONResponse:
     """Pending, accepted or rejected; a decided command's verdict is relayed as it was
     (``http_status`` and ``result``: the answer the command itself would have had)."""
-    status, verdict = await gw.status(command_id)
+    try:
+        status, verdict = await gw.status(command_id)
+    except RedisError:
+        raise ProblemError(
+            503, "Verdicts unavailable", "Redis does not answer", {"Retry-After": "1"}
+        ) from None
     if status == "unknown":
         raise ProblemError(404, "Unknown command", f"no command {command_id} is known")
     body: dict[str, Any] = {"command_id": command_id, "status": "pending"}
