@@ -96,7 +96,8 @@ class HistoryEvent(BaseModel):
 
 
 class OrderHistory(BaseModel):
-    """Every event of one order, ascending by version (one per version)."""
+    """A page of one order's events, ascending by version (one per version); the next
+    page starts at ``next_cursor``."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -131,6 +132,7 @@ class OrderHistory(BaseModel):
                             "data": {"changes": [{"sku": "apple", "quantity": 6}]},
                         },
                     ],
+                    "next_cursor": None,
                 }
             ]
         }
@@ -138,7 +140,10 @@ class OrderHistory(BaseModel):
 
     order_id: str
     version: int = Field(ge=1, description="The latest version; the ETag")
-    events: list[HistoryEvent]
+    events: list[HistoryEvent] = Field(description="This page's events, ascending by version")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page (later versions); null on the last."
+    )
 
 
 class CurrencyTotals(BaseModel):

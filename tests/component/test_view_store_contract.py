@@ -83,9 +83,8 @@ def test_orders_and_history(run: Callable[[Scenario], None]) -> None:
         assert view["version"] == 4
         assert view["status"] == "shipped"
         assert await store.order("nope") is None
-        history = await store.history("a")
-        assert [encode_event(e) for e in EVENTS[:4]] == history
-        assert await store.history("nope") == []
+        assert await store.history("a", 1, 100) == (4, [encode_event(e) for e in EVENTS[:4]])
+        assert await store.history("nope", 1, 100) == (0, [])
         assert await store.orders(["x", "nope"]) == [await store.order("x"), None]
 
     run(scenario)
@@ -123,5 +122,31 @@ def test_stats_and_probes(run: Callable[[Scenario], None]) -> None:
         assert await store.generation() == "1"
         assert await store.ping()
         assert (await store.projection())["generation"] == "1"
+
+    run(scenario)
+
+
+def test_history_reads_only_the_requested_versions(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: ViewStore) -> None:
+        encoded = [encode_event(e) for e in EVENTS[:4]]
+        if isinstance(store, RedisViewStore):
+            await store.redis.config_resetstat()
+        assert await store.history("a", 2, 2) == (4, encoded[1:3])
+        assert await store.history("a", 4, 100) == (4, encoded[3:])
+        assert await store.history("a", 5, 100) == (4, [])
+        assert await store.history("a", 1, 1) == (4, encoded[:1])
+        assert await store.history("x", 1, 1) == (2, [encode_event(EVENTS[-2])])
+        if isinstance(store, RedisViewStore):
+            used = await store.redis.info("commandstats")
+            assert "cmdstat_hgetall" not in used  # only HMGET of the range (and HLEN)
+            assert used["cmdstat_hmget"]["calls"] == 5
+
+    run(scenario)
+
+
+def test_index_sizes(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: ViewStore) -> None:
+        indexes = [("all", None), ("customer", "c1"), ("status", "placed"), ("status", "paid")]
+        assert await store.sizes(indexes) == [7, 2, 5, 0]
 
     run(scenario)
