@@ -2,7 +2,8 @@
 
 Each op is a list ``[command, arg, ...]`` of strings (the script receives them as JSON;
 numbers travel as strings so Lua never rounds them). ``HMAX`` is the script's own op:
-keep the newest event time even when two projectors share the generation.
+keep the newest event time even when two projectors share the generation. ``HADDC`` is
+another: add to a stats total's low limb and carry into its high limb.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from ordersource import codec
 from ordersource.keys import ViewKeys
-from ordersource.views import index_score, rfc3339
+from ordersource.views import TOTAL_LIMB, index_score, rfc3339, total_limbs
 from projector.projection import BatchPlan, Incoming
 
 
@@ -34,7 +35,15 @@ def plan_ops(keys: ViewKeys, plan: BatchPlan, now: float) -> list[list[str]]:
                 op("ZREM", keys.by_status(old["status"]), order_id)
             op("ZADD", keys.by_status(new["status"]), score, order_id)
     for name, delta in sorted(plan.stats.items()):
-        if delta:
+        if not delta:
+            continue
+        if limbs := total_limbs(name, delta):  # exact at any size (see TOTAL_LIMB)
+            (high_name, high), (low_name, low) = limbs
+            if low:
+                op("HADDC", keys.stats, low_name, high_name, low, TOTAL_LIMB)
+            if high:
+                op("HINCRBY", keys.stats, high_name, high)
+        else:
             op("HINCRBY", keys.stats, name, delta)
     if plan.parked:
         entries = [parked_entry(r, why) for r, why in plan.parked]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,23 +80,81 @@ def index_score(created_at: datetime) -> int:
     return (created_at - _EPOCH) // timedelta(microseconds=1)
 
 
+TOTAL_LIMB = 10**15
+"""A per-currency total lives in Redis as two counters, ``<name>:hi`` and ``<name>:lo``:
+total = hi * TOTAL_LIMB + lo with 0 <= lo < TOTAL_LIMB. The commit script adds a batch's
+``delta mod TOTAL_LIMB`` to ``lo`` and carries whole limbs into ``hi`` (every number it
+handles stays below 2 * 10^15 < 2^53, so Lua's doubles are exact), ``hi`` gets
+``delta div TOTAL_LIMB``. An order total is at most 10^15 cents, so ``hi`` grows by at
+most one per order: it cannot overflow before the order counter does."""
+
+StatsHash = Mapping[str, int] | Mapping[bytes, bytes]
+"""The ``stats`` hash as a store returns it (decoded, or raw bytes from Redis)."""
+_TOTAL = ":total_cents"
+_LIMBS = (":hi", ":lo")
+
+
 def stats_contribution(view: dict[str, Any]) -> dict[str, int]:
-    """What one order adds to the ``stats`` hash; the hash is the sum over all views.
+    """What one order adds to the stats; the stats are the sum over all views.
 
     Counts per status, and per currency the number of orders and the sum of their current
-    totals (every status counts: cancelled orders show up under ``by_status``).
+    totals (every status counts: cancelled orders show up under ``by_status``). These are
+    the logical fields (exact Python integers); ``total_limbs`` says how Redis holds a
+    total, ``stats_fields`` reads them back.
     """
     currency = view["currency"]
     return {
         "orders": 1,
         f"status:{view['status']}": 1,
         f"currency:{currency}:orders": 1,
-        f"currency:{currency}:total_cents": view["total_cents"],
+        f"currency:{currency}{_TOTAL}": view["total_cents"],
     }
 
 
-def stats_document(fields: dict[str, int]) -> dict[str, Any]:
-    """The ``GET /stats`` body from the ``stats`` hash fields."""
+def stats_of(views: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The stats of a set of views, in the one representation ``stats_fields`` returns."""
+    total: Counter[str] = Counter()
+    for view in views:
+        total.update(stats_contribution(view))
+    return {name: value for name, value in total.items() if value}
+
+
+def total_limbs(name: str, delta: int) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """For a total field: ``((hi_field, delta div TOTAL_LIMB), (lo_field, delta mod
+    TOTAL_LIMB))`` (so 0 <= the lo part < TOTAL_LIMB); None for a plain counter."""
+    if not name.endswith(_TOTAL):
+        return None
+    high, low = divmod(delta, TOTAL_LIMB)
+    return (name + _LIMBS[0], high), (name + _LIMBS[1], low)
+
+
+def stats_fields(stored: StatsHash) -> dict[str, int]:
+    """The logical stats (exact integers, zero fields left out) from the ``stats`` hash.
+
+    Combines a total's limbs; a plain ``<currency>:total_cents`` counter (the format
+    before limbs, or the in-memory stores) is added in, so a generation written by an
+    older projector still reads right. Idempotent: logical fields map to themselves.
+    """
+    fields: Counter[str] = Counter()
+    for raw, value in stored.items():
+        name = raw.decode() if isinstance(raw, bytes) else raw
+        amount = int(value)
+        if name.endswith(_TOTAL + _LIMBS[0]):
+            fields[name.removesuffix(_LIMBS[0])] += amount * TOTAL_LIMB
+        elif name.endswith(_TOTAL + _LIMBS[1]):
+            fields[name.removesuffix(_LIMBS[1])] += amount
+        else:
+            fields[name] += amount
+    return {name: value for name, value in fields.items() if value}
+
+
+def stats_document(stored: StatsHash) -> dict[str, Any]:
+    """The ``GET /stats`` body from the ``stats`` hash fields.
+
+    A currency's ``total_cents`` is a string of decimal digits: the sum has no upper
+    bound, and a JSON number above 2^53 would be misread by a JavaScript client.
+    """
+    fields = stats_fields(stored)
     by_status = {status.value: 0 for status in OrderStatus}
     by_currency: dict[str, dict[str, int]] = {}
     for name, value in fields.items():
@@ -107,5 +167,9 @@ def stats_document(fields: dict[str, int]) -> dict[str, Any]:
     return {
         "orders": fields.get("orders", 0),
         "by_status": by_status,
-        "by_currency": {c: v for c, v in sorted(by_currency.items()) if v["orders"]},
+        "by_currency": {
+            c: {"orders": v["orders"], "total_cents": str(v["total_cents"])}
+            for c, v in sorted(by_currency.items())
+            if v["orders"]
+        },
     }

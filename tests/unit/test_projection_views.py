@@ -65,7 +65,7 @@ def test_stats_document_sums_contributions() -> None:
         "orders": 2,
         "by_status": {"placed": 0, "paid": 0, "shipped": 1, "cancelled": 1},
         "by_currency": {
-            "EUR": {"orders": 1, "total_cents": 600},
-            "USD": {"orders": 1, "total_cents": 500},
+            "EUR": {"orders": 1, "total_cents": "600"},
+            "USD": {"orders": 1, "total_cents": "500"},
         },
     }
