@@ -11,22 +11,22 @@ right retention; ``projector.topics`` checks them before start), no leader topic
 ``stream_wait_empty=False`` (a rebalance must not wait for a batch), and offsets committed
 every ``COMMIT_EVERY`` records / second: a crash re-delivers at most that much, which
 the projection skips by checkpoint and by version.
+
+Nothing the projector does raises into Faust (whose supervisor would restart the agent
+and drop the batch in flight, or crash the worker): a batch is retried until it goes
+through (``projector.handler``), the progress timer skips a tick, and /readyz answers
+503 with the reason while batches fail. The process never exits by itself.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
 import faust
 from faust.streams import Stream
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ordersource.connections import faust_credentials
 from ordersource.settings import Settings
@@ -85,7 +85,13 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
     async def project(stream: faust.StreamT[bytes]) -> None:
         size, window = settings.projector_batch_size, settings.projector_batch_window_s
         async for batch in cast(Stream[bytes], stream).take_events(size, within=window):
-            await until_redis_answers(functools.partial(projection.project, batch))
+            try:
+                await projection.project(batch)  # retries until done; raises nothing
+            except Exception:  # a bug: never let Faust restart the agent (see above)
+                # The batch is not committed; the next one finds the gap and re-reads.
+                log.exception("batch abandoned; its records will be read again")
+
+    skipped = [False]  # the progress timer's failures are logged once per streak
 
     @app.timer(interval=PROGRESS_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
@@ -94,30 +100,18 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
                 await projection.follow()  # a blue/green replay may have switched generations
                 await reporter.report()
                 await projection.rebuilds.finish(await projection.store())
-            except REDIS_DOWN as exc:  # the next tick tries again
-                log.warning("progress report skipped: Redis unavailable (%s)", exc)
+            except Exception as exc:  # the next tick tries again; a timer must not raise
+                if not skipped[0]:
+                    log.warning("progress reports skipped until Redis takes them: %r", exc)
+                skipped[0] = True
+            else:
+                if skipped[0]:
+                    log.info("progress reports going again")
+                skipped[0] = False
 
     _pages(app, projection)
     app.projection = projection  # type: ignore[attr-defined]
     return app
-
-
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-
-
-async def until_redis_answers(work: Callable[[], Awaitable[None]]) -> None:
-    """Run ``work`` until Redis answers. A Redis outage must not kill the agent: Faust
-    would crash the whole worker (and views would never come back). When Redis returns
-    empty, the batch handler notices the missing generation and rebuilds it (G7)."""
-    delay = 0.1
-    while True:
-        try:
-            await work()
-            return
-        except REDIS_DOWN as exc:
-            log.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
 
 def _pages(app: faust.App, projection: Projection) -> None:
@@ -132,6 +126,10 @@ def _pages(app: faust.App, projection: Projection) -> None:
         except Exception as exc:  # any Redis failure means "not ready", never a crash
             return web.json({"status": "unavailable", "redis": repr(exc)}, status=503)
         assigned = projection.assigned_once and not app.rebalancing
+        health = projection.health
+        if health.failing:  # batches (or an assignment) keep failing: say why
+            body = {"status": "failing", "redis": redis_ok, "assigned": assigned}
+            return web.json({**body, **health.describe()}, status=503)
         ok = redis_ok and assigned
         body = {"status": "ok" if ok else "starting", "redis": redis_ok, "assigned": assigned}
         return web.json(body, status=200 if ok else 503)

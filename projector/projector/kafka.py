@@ -102,6 +102,12 @@ class CheckpointConsumer(driver.Consumer):
     batch buffers) can be told from the ones read again after it (``is_stale``).
     Applying such a record first would move the checkpoint past records not yet
     re-applied.
+
+    And it remembers, per partition, where the run of records it read began: each
+    record's ``since`` is the offset after the previous record read from its partition,
+    or the position of the last seek (0 for "from the earliest"). So the projection can
+    tell a batch that continues from its checkpoint from one after records that were
+    read but never committed (``projector.projection``).
     """
 
     seek_epoch = 0
@@ -112,14 +118,31 @@ class CheckpointConsumer(driver.Consumer):
     def _to_message(self, tp: TP, record: Any) -> Any:
         message = super()._to_message(tp, record)
         self._epochs[message] = self.seek_epoch
+        offset = message.offset
+        after = self._next_read.get(tp)
+        # No seek seen for the partition, or read backwards: nothing is known before it.
+        self._since[message] = offset if after is None else min(after, offset)
+        self._next_read[tp] = offset + 1
         return message
 
     @cached_property
     def _epochs(self) -> WeakKeyDictionary[Any, int]:
         return WeakKeyDictionary()
 
+    @cached_property
+    def _since(self) -> WeakKeyDictionary[Any, int]:
+        return WeakKeyDictionary()
+
+    @cached_property
+    def _next_read(self) -> dict[TP, int]:
+        return {}
+
     def is_stale(self, message: Any) -> bool:
         return self._epochs.get(message) != self.seek_epoch
+
+    def since(self, message: Any) -> int | None:
+        """Where the run of records that ``message`` ends began (see the class)."""
+        return self._since.get(message)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         resume = cast(ProjectorTransport, self.transport).resume_offsets
@@ -132,6 +155,8 @@ class CheckpointConsumer(driver.Consumer):
             target = targets.get(tp)
             offsets[tp] = target if target is not None else earliest.get(tp, 0)
             self._thread.seek(tp, offsets[tp])
+            # From the earliest: nothing before it can be missing (retention removed it).
+            self._next_read[tp] = target if target is not None else 0
         self.seek_epoch += 1  # no await since the seeks: later records are post-seek
         return offsets
 

@@ -39,6 +39,25 @@ class ProjectorMetrics:
             "Rebuilds after Redis lost the views",
             registry=registry,
         )
+        self.gaps = Counter(
+            "orders_projector_gaps_total",
+            "Batches not applied because records before them were never committed"
+            " (the partitions are re-read from their checkpoints)",
+            registry=registry,
+        )
+        self.batch_failures = Counter(
+            "orders_projector_batch_failures_total",
+            "Failed attempts to project a batch (retried), by exception class",
+            ["reason"],
+            registry=registry,
+        )
+        self.ready = Gauge(
+            "orders_projector_ready",
+            "1 while batches go through, 0 during a streak of failed attempts"
+            " (the reason is on /readyz)",
+            registry=registry,
+        )
+        self.ready.set(1)
         self.batch_seconds = Histogram(
             "orders_projector_batch_seconds", "Time to project one batch", registry=registry
         )

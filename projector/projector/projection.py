@@ -8,6 +8,12 @@ Per order, with ``v`` the version of its stored view:
 * version <= v: a re-delivery (crash before the offset commit): skipped;
 * version == v + 1: folded with the shared ``evolve``;
 * version > v + 1: a gap. Parked, never applied: applying it would invent state.
+
+The checkpoint moves only over records this plan applies, skips, parks or dead-letters.
+A record says where the run of records it belongs to began (``since``, see ``Incoming``);
+when that is past the partition's checkpoint, records between the checkpoint and this one
+were delivered but never committed (a batch lost in flight). The plan then stops at the
+partition (``gaps``): the handler commits nothing and re-reads from the checkpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from ordersource.views import from_view, stats_contribution, to_view
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One record of the events topic, decoded (``event``) or not (``error``)."""
+    """One record of the events topic, decoded (``event``) or not (``error``).
+
+    ``since``: the lowest offset such that no record of the partition lies in
+    ``[since, offset)`` in what the consumer read — the offset after the previous record it
+    read from the partition, or where it last seeked to (0 for "from the earliest").
+    Offsets between are transaction markers or aborted records. None: not known (a reader
+    without that bookkeeping); no gap is then detected.
+    """
 
     partition: int
     offset: int
@@ -32,6 +45,7 @@ class Incoming:
     value: bytes | None
     event: Event | None = None
     error: str | None = None
+    since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,9 @@ class BatchPlan:
     stats: Counter[str] = field(default_factory=Counter)
     parked: list[tuple[Incoming, str]] = field(default_factory=list)
     dead: list[tuple[Incoming, str]] = field(default_factory=list)
+    gaps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Partitions whose records do not continue from the checkpoint: (checkpoint, since).
+    A plan with gaps must not be committed."""
     applied: int = 0
     skipped: int = 0
     newest_event_at: datetime | None = None
@@ -70,9 +87,16 @@ def plan_batch(batch: Sequence[Incoming], snapshot: Snapshot) -> BatchPlan:
     plan = BatchPlan(expected={r.partition: snapshot.checkpoints.get(r.partition) for r in batch})
     states: dict[str, OrderState | None] = {}
     for record in batch:
-        checkpoint = snapshot.checkpoints.get(record.partition, 0)
+        if record.partition in plan.gaps:
+            continue
+        checkpoint = plan.checkpoints.get(record.partition)
+        if checkpoint is None:
+            checkpoint = snapshot.checkpoints.get(record.partition, 0)
         if record.offset < checkpoint:
             plan.skipped += 1
+            continue
+        if record.since is not None and record.since > checkpoint:
+            plan.gaps[record.partition] = (checkpoint, record.since)
             continue
         plan.checkpoints[record.partition] = record.offset + 1
         event = record.event

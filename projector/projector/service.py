@@ -9,14 +9,19 @@ batch captures its store *before* dropping stale records and every switch marks 
 records fetched so far stale *before* the store changes, so a batch planned against
 one generation can never be applied to another (the plan's keys carry the
 generation's prefix, and the commit script checks that generation's checkpoints).
+
+Nothing here raises into Faust: a batch is retried until it goes through
+(``projector.handler.run_batch``), and so is the Redis work of an assignment
+(``resume_offsets``); meanwhile ``health`` says why on /readyz.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -25,7 +30,7 @@ from ordersource import keys
 from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
 from projector import generations
-from projector.handler import BatchHandler
+from projector.handler import BatchHandler, Health, Key, run_batch, until_done
 from projector.kafka import CheckpointConsumer
 from projector.metrics import ProjectorMetrics
 from projector.offsets import marker
@@ -48,6 +53,7 @@ class Projection:
         self._lock = asyncio.Lock()
         self.assigned_once = False
         self.rebuilds = RebuildKeeper(self)
+        self.health = Health(self.metrics)
 
     async def store(self) -> RedisProjectionStore:
         async with self._lock:
@@ -68,6 +74,17 @@ class Projection:
         return marker(self._store.generation if self._store else "-")
 
     async def resume_offsets(self, assigned: set[Any]) -> dict[Any, int | None]:
+        """Where each assigned partition resumes; retried until Redis lets it finish
+        (an exception here would crash Faust's consumer)."""
+        found: dict[Any, int | None] = {}
+
+        async def attempt() -> None:
+            found.update(await self._resume_offsets(assigned))
+
+        await until_done(attempt, self.health)
+        return found
+
+    async def _resume_offsets(self, assigned: set[Any]) -> dict[Any, int | None]:
         store = await self.store()
         # Creating the generation here (idempotent) makes a first start on an empty Redis
         # begin at the earliest offsets without a rewind; if Redis has lost the
@@ -80,11 +97,24 @@ class Projection:
         return {tp: stored.get(tp.partition) for tp in assigned}
 
     async def project(self, events: Sequence[faust.types.EventT[Any]]) -> None:
-        # The store first, then the stale filter, with no await in between (see above).
+        """The batch, whatever it takes; never raises (``projector.handler.run_batch``)."""
+        sent: set[Key] = set()
+        attempt = functools.partial(self._attempt, sent=sent)
+        await run_batch(events, attempt, _key, self.health)
+
+    async def _attempt(
+        self,
+        events: Sequence[faust.types.EventT[Any]],
+        refused: Mapping[Key, str],
+        *,
+        sent: set[Key],
+    ) -> None:
+        # The store first, then the stale filter, with no await in between (see above);
+        # on every attempt, as a rewind or rebalance during a retry makes records stale.
         store = await self.store()
         consumer = cast(CheckpointConsumer, self.app.consumer)
         batch = [
-            Incoming(m.partition, m.offset, m.key, m.value)
+            Incoming(m.partition, m.offset, m.key, m.value, since=consumer.since(m))
             for m in (event.message for event in events)
             # Records fetched before the last seek (rebalance, rewind) come again from
             # the new position; applying them first would move the checkpoint past
@@ -92,9 +122,9 @@ class Projection:
             if not consumer.is_stale(m)
         ]
         if batch:
-            handler = BatchHandler(store, DeadLetterProducer(self), self, self.metrics)
+            handler = BatchHandler(store, DeadLetterProducer(self), self, self.metrics, sent=sent)
             with self.metrics.batch_seconds.time():
-                await handler.handle(batch)
+                await handler.handle(batch, refused)
 
     async def follow(self) -> None:
         """Move to the generation the projector should write, if it changed."""
@@ -123,6 +153,15 @@ class Projection:
         log.info("rewound every assigned partition to its checkpoint")
 
 
+def _key(event: faust.types.EventT[Any]) -> Key:
+    return event.message.partition, event.message.offset
+
+
+DLQ_SEND_TIMEOUT_S = 10.0
+"""A DLQ produce that takes longer fails the attempt (Faust's producer would wait for
+its request timeout, 20 minutes); the batch is retried and may send it again."""
+
+
 class DeadLetterProducer:
     """Sends a record Faust cannot project to the DLQ, with where it came from."""
 
@@ -138,9 +177,10 @@ class DeadLetterProducer:
             ("source_offset", str(record.offset).encode()),
         ]
         log.warning("dead letter %s@%s: %s", record.partition, record.offset, reason)
-        await self.projection.app.producer.send_and_wait(
+        send = self.projection.app.producer.send_and_wait(
             settings.dlq_topic, record.key, record.value, None, None, headers
         )
+        await asyncio.wait_for(send, DLQ_SEND_TIMEOUT_S)
 
 
 def _text(value: bytes | str) -> str:

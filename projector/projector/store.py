@@ -87,7 +87,7 @@ for i, op in ipairs(ops) do
     if n < 3 then return refuse('arity') end
   elseif cmd == 'HINCRBY' then
     if n ~= 4 or not int(op[4]) then return refuse('arity or increment') end
-    if not add(key, op[3], tonumber(op[4])) then return refuse('field not an integer or overflow') end
+    if not add(key, op[3], tonumber(op[4])) then return refuse('not an integer or overflow') end
   elseif cmd == 'HMAX' then
     local old = redis.call('HGET', key, op[3])
     if n ~= 6 or tonumber(op[4]) == nil or (old and tonumber(old) == nil) then
@@ -96,7 +96,7 @@ for i, op in ipairs(ops) do
   elseif cmd == 'HADDC' then
     if n ~= 6 or not int(op[5]) or not int(op[6]) then return refuse('arity or increment') end
     if not (add(key, op[3], tonumber(op[5])) and add(key, op[4], 1)) then
-      return refuse('field not an integer or overflow')
+      return refuse('not an integer or overflow')
     end
   end
 end
@@ -119,8 +119,14 @@ return 1
 _INITIALIZE = """
 local doc = redis.call('HGET', KEYS[2], ARGV[1])
 if doc and cjson.decode(doc).state == 'retired' then return 0 end
-redis.call('HSETNX', KEYS[1], 'generation', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'created_at', ARGV[2])
+-- Writes only what is missing: a script that does not write runs even when Redis
+-- refuses writes (OOM, READONLY), so a rebalance then does not fail on this.
+if redis.call('HEXISTS', KEYS[1], 'generation') == 0 then
+  redis.call('HSETNX', KEYS[1], 'generation', ARGV[1])
+end
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then
+  redis.call('HSETNX', KEYS[1], 'created_at', ARGV[2])
+end
 local cur = redis.call('GET', KEYS[3])
 if ARGV[3] == '1' and not cur then
   redis.call('SET', KEYS[3], ARGV[1])

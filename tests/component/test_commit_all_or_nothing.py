@@ -35,11 +35,12 @@ async def commit(store: RedisProjectionStore, batch: list[Incoming]) -> bool:
     return await store.commit(plan_batch(batch, snapshot), 1.0)
 
 
-async def dump(redis: Redis) -> dict[bytes, Any]:
+async def dump(redis: Redis) -> dict[Any, Any]:
     """Every key with its value (the whole database: tiny in these tests)."""
-    out: dict[bytes, Any] = {}
+    out: dict[Any, Any] = {}
     for key in await redis.keys("*"):
-        kind = (await redis.type(key)).decode()
+        kind = await redis.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind == "string":
             out[key] = await redis.get(key)
         elif kind == "hash":
