@@ -20,7 +20,8 @@ Read side (views), per generation ``g`` so a rebuild can run beside the live vie
   v:{g}:by_customer:{cid}   zset of order ids, score = creation sequence
   v:{g}:by_status:{status}  zset of order ids, score = creation sequence
   v:{g}:all                 zset of every order id, score = creation sequence
-  v:{g}:stats               hash counters per status and totals per currency
+  v:{g}:stats               hash counters per status and totals per currency (a total as
+                            two limbs, ``...:total_cents:hi`` / ``:lo``; see views.py)
   v:{g}:checkpoint          hash partition -> next offset to apply
   v:{g}:meta                hash with the generation's bookkeeping (its absence means the
                             generation was never built or Redis lost it: rebuild)
