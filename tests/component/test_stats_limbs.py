@@ -4,6 +4,7 @@ real plans (planner + ``RedisProjectionStore``), thousands of orders at the boun
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ def _log() -> list[Event]:
     return events
 
 
-async def _project(redis: Redis, events: list[Event], batch: int) -> None:
+async def _project(redis: Redis, events: Sequence[Event], batch: int) -> None:
     writer = RedisProjectionStore(redis, "1")
     await writer.initialize(0)
     records = [decode(Incoming(0, i, None, encode_event(e))) for i, e in enumerate(events)]
@@ -61,7 +62,7 @@ def test_totals_past_two_to_the_63_are_exact(redis_server: Any) -> None:
         await redis.flushall()
         try:
             await _project(redis, events, batch=2_000)  # one batch delta: 2 x 10^18
-            raw = await redis.hgetall("v:1:stats")
+            raw: Any = await redis.hgetall("v:1:stats")  # bytes -> bytes
             assert 0 <= int(raw[b"currency:EUR:total_cents:lo"]) < TOTAL_LIMB
             assert stats_fields(raw) == want  # what verify compares: the fold's stats
             body = stats_document(await RedisViewStore(redis).stats())
@@ -85,7 +86,7 @@ def test_a_total_carries_one_cent_at_a_time(redis_server: Any) -> None:
         await redis.flushall()
         try:
             await _project(redis, events, batch=3)
-            raw = await redis.hgetall("v:1:stats")
+            raw: Any = await redis.hgetall("v:1:stats")
             assert stats_fields(raw)["currency:EUR:total_cents"] == exact
             assert int(raw[b"currency:EUR:total_cents:hi"]) == exact // TOTAL_LIMB
         finally:
