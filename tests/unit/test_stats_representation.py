@@ -5,13 +5,17 @@ the query API and ``orders verify``."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ordersource import codec
-from ordersource.domain import evolve
+from ordersource.codec import encode_event
+from ordersource.domain import Event, OrderCancelled, OrderModified, OrderPlaced, evolve, fold
+from ordersource.domain.events import OrderCancelledData, OrderModifiedData, OrderPlacedData
+from ordersource.domain.types import MAX_LINES, MAX_UNIT_PRICE_CENTS, Line, LineChange
 from ordersource.keys import ViewKeys
 from ordersource.views import (
     TOTAL_LIMB,
@@ -21,9 +25,10 @@ from ordersource.views import (
     to_view,
     total_limbs,
 )
+from projector.handler import decode
 from projector.plan_ops import plan_ops
-from projector.projection import BatchPlan
-from tests.unit.projection_kit import placed
+from projector.projection import BatchPlan, Incoming, Snapshot, plan_batch
+from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.unit
 
@@ -102,3 +107,76 @@ def test_a_currency_whose_orders_total_zero_has_one_representation() -> None:
         {"orders": 1, "status:placed": 1, "currency:JPY:orders": 1}
     )
     assert stats_document(stats_of(views))["by_currency"]["JPY"]["total_cents"] == "0"
+
+
+def _extreme_log(sizes: list[tuple[int, int, int, str]]) -> list[Event]:
+    """Per order: lines, quantity, unit price and what happens next (a modification down
+    or up, a cancellation, nothing). Events are facts, so an order may be as large as
+    events allow (100 x 1000 x 10^12 = 10^17, from before the order total bound)."""
+    log: list[Event] = []
+    for i, (lines, quantity, price, then) in enumerate(sizes):
+        items = tuple(
+            Line(sku=f"s{j}", quantity=quantity, unit_price_cents=price) for j in range(lines)
+        )
+        data = OrderPlacedData(customer_id="c", currency="EUR", items=items, channel="web")
+        log.append(OrderPlaced(**_meta(f"o{i}", 1), data=data))
+        if then in ("down", "up"):
+            change = LineChange(sku="s0", quantity=1 if then == "down" else 1000)
+            modified_ = OrderModifiedData(changes=(change,))
+            log.append(OrderModified(**_meta(f"o{i}", 2), data=modified_))
+        elif then == "cancel":
+            log.append(OrderCancelled(**_meta(f"o{i}", 2), data=OrderCancelledData(reason="x")))
+    return log
+
+
+def _meta(order_id: str, version: int) -> dict[str, Any]:
+    return {
+        "event_id": f"{order_id}-{version}",
+        "order_id": order_id,
+        "version": version,
+        "occurred_at": T0,
+        "command_id": f"{order_id}-c{version}",
+    }
+
+
+order_sizes = st.tuples(
+    st.sampled_from([1, 50, MAX_LINES]),
+    st.sampled_from([1, 999, 1000]),
+    st.sampled_from([0, 1, 10**10, MAX_UNIT_PRICE_CENTS - 1, MAX_UNIT_PRICE_CENTS]),
+    st.sampled_from(["down", "up", "cancel", "none"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(order_sizes, min_size=1, max_size=120), st.integers(1, 50))
+@example([(MAX_LINES, 1000, MAX_UNIT_PRICE_CENTS, "none")] * 95, 7)  # 95 x 10^17 > 2^63
+@example([(MAX_LINES, 1000, MAX_UNIT_PRICE_CENTS, "down")] * 120, 50)
+def test_projected_totals_of_extreme_orders_are_the_exact_fold(
+    sizes: list[tuple[int, int, int, str]], batch: int
+) -> None:
+    """The planner in batches, its ops applied as the script applies them, read back as
+    ``orders verify`` and ``GET /stats`` read them: the exact sum, even past 2^63."""
+    log = _extreme_log(sizes)
+    incoming = [
+        decode(Incoming(0, offset, None, encode_event(event))) for offset, event in enumerate(log)
+    ]
+    keys, stored = ViewKeys("1"), dict[str, int]()
+    views: dict[str, dict[str, Any] | None] = {}
+    for start in range(0, len(incoming), batch):
+        part = incoming[start : start + batch]
+        snap = Snapshot(
+            checkpoints={},
+            views={r.event.order_id: views.get(r.event.order_id) for r in part if r.event},
+        )
+        plan = plan_batch(part, snap)
+        _apply_ops(stored, [o for o in plan_ops(keys, plan, 0.0) if o[1] == keys.stats])
+        views.update({oid: w.new for oid, w in plan.orders.items()})
+    by_order: dict[str, list[Event]] = {}
+    for event in log:
+        by_order.setdefault(event.order_id, []).append(event)
+    folded = [to_view(s) for s in map(fold, by_order.values()) if s is not None]
+    want = stats_of(folded)
+    assert stats_fields(stored) == want
+    exact = sum(v["total_cents"] for v in folded)
+    assert want.get("currency:EUR:total_cents", 0) == exact
+    assert stats_document(stored)["by_currency"]["EUR"]["total_cents"] == str(exact)
