@@ -39,7 +39,10 @@ def client() -> Iterator[TestClient]:
         yield client
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# No deadline: a per-example time limit is a timing assertion, and fails on a busy machine.
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     path=st.sampled_from(
         ["/orders", "/orders/o1", "/orders/o1/history", "/orders/{x}", "/orders/{x}/history"]

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field
 
 from ordersource.domain.types import (
-    UNKNOWN_CHANNEL,
     AmountCents,
     Channel,
     Currency,
@@ -30,7 +29,7 @@ class OrderPlacedData(Frozen):
     customer_id: Identifier
     currency: Currency
     items: tuple[Line, ...]
-    channel: Channel = UNKNOWN_CHANNEL
+    channel: Channel
     """Since schema version 2; v1 events are upcast with ``unknown`` (not recorded)."""
 
 

@@ -54,30 +54,14 @@ UNKNOWN_CHANNEL = "unknown"
 """The channel of an order placed before channels were recorded (OrderPlaced v1)."""
 DEFAULT_CHANNEL = "api"
 """The channel of a new order whose client did not name one: it came in over the API."""
-MAX_SHARED_CHANNELS = 1024
-_channels: dict[str, str] = {UNKNOWN_CHANNEL: UNKNOWN_CHANNEL, DEFAULT_CHANNEL: DEFAULT_CHANNEL}
-
-
-def _shared_channel(channel: str) -> str:
-    """One string object per distinct channel, so a state per order costs a pointer, not a
-    string. Bounded: past ``MAX_SHARED_CHANNELS`` distinct values new ones are not kept
-    (a client inventing channels must not grow every reader's memory)."""
-    shared = _channels.get(channel)
-    if shared is not None:
-        return shared
-    if len(_channels) < MAX_SHARED_CHANNELS:
-        _channels[channel] = channel
-    return channel
-
-
 Channel = Annotated[
     str,
     StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$"),
-    AfterValidator(_shared_channel),
 ]
 """Where an order was placed: 1 to 32 characters of ``[a-z0-9_-]``, e.g. ``web``, ``app``,
 ``store``, ``phone``, ``api``. An open set on purpose: a new channel is a new value, not a
-new schema version (see docs/schema-evolution.md)."""
+new schema version (see docs/schema-evolution.md). Decoded from JSON, equal short strings
+are one object (pydantic-core's string cache), so a channel per order costs a pointer."""
 
 
 def _not_reserved(channel: str) -> str:
