@@ -102,7 +102,8 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
                 await projection.rebuilds.finish(await projection.store())
             except Exception as exc:  # the next tick tries again; a timer must not raise
                 if not skipped[0]:
-                    log.warning("progress reports skipped until Redis takes them: %r", exc)
+                    kind = type(exc).__name__
+                    log.warning("progress reports skipped until they go: %s: %s", kind, exc)
                 skipped[0] = True
             else:
                 if skipped[0]:

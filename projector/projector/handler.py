@@ -31,6 +31,7 @@ from redis.exceptions import (
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisError,
     ResponseError,
 )
 
@@ -185,9 +186,16 @@ class Health:
         self.failures += 1
         if self.reason is None:
             self.since = time.time()
-            log.error("projection failing, retrying until it goes through: %r", exc, exc_info=exc)
+            # A traceback only for the unexpected: Redis's refusals speak for themselves.
+            expected = isinstance(exc, RedisError | OSError | StoreKeepsMoving)
+            log.error(
+                "projection failing, retrying until it goes through: %s: %s",
+                kind,
+                exc,
+                exc_info=None if expected else exc,
+            )
         elif not self.reason.startswith(f"{kind}:"):
-            log.error("projection still failing, now: %r", exc)
+            log.error("projection still failing, now: %s: %s", kind, exc)
         self.reason = f"{kind}: {exc}"[:500]
         self.metrics.ready.set(0)
 

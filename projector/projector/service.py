@@ -180,7 +180,12 @@ class DeadLetterProducer:
         send = self.projection.app.producer.send_and_wait(
             settings.dlq_topic, record.key, record.value, None, None, headers
         )
-        await asyncio.wait_for(send, DLQ_SEND_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(send, DLQ_SEND_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise TimeoutError(
+                f"DLQ produce to {settings.dlq_topic} took over {DLQ_SEND_TIMEOUT_S:g} s"
+            ) from exc
 
 
 def _text(value: bytes | str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
@@ -19,8 +19,13 @@ class Logged:
     event: Event
 
 
-def read_log(env: Mapping[str, str], topic_var: str = "ORDERS_EVENTS_TOPIC") -> list[Logged]:
-    """All committed events of the topic, partition by partition, in log order."""
+def read_log(
+    env: Mapping[str, str],
+    topic_var: str = "ORDERS_EVENTS_TOPIC",
+    skip: Collection[tuple[int, int]] = (),
+) -> list[Logged]:
+    """All committed events of the topic, partition by partition, in log order;
+    ``skip``: (partition, offset) of records a test wrote itself (poison)."""
     consumer = KafkaConsumer(
         bootstrap_servers=env["ORDERS_KAFKA_BOOTSTRAP"],
         enable_auto_commit=False,
@@ -38,7 +43,7 @@ def read_log(env: Mapping[str, str], topic_var: str = "ORDERS_EVENTS_TOPIC") -> 
                 out += [
                     Logged(tp.partition, r.offset, decode_event(r.value))
                     for r in records
-                    if r.offset < ends[tp]
+                    if r.offset < ends[tp] and (tp.partition, r.offset) not in skip
                 ]
         return out
     finally:
