@@ -15,12 +15,13 @@ from typing import Any
 
 from ordersource.codec import decode_event
 from ordersource.domain import OrderState, fold
+from ordersource.domain.types import MAX_EVENTS_PER_ORDER
 from ordersource.views import to_view
 from query_service.store import ViewStore
 
 CHUNK = 100
 """Versions read per round trip."""
-MAX_FOLD = 10_000
+MAX_FOLD = MAX_EVENTS_PER_ORDER  # every state of every order can be folded
 """Events one time-travel request folds at most."""
 
 

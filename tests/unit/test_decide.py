@@ -213,3 +213,22 @@ def test_invalid_lines_are_refused_by_the_schema(items: list[dict[str, object]])
 def test_currency_must_be_iso_4217(currency: str) -> None:
     with pytest.raises(ValidationError):
         place(currency=currency)
+
+
+def test_modifications_stop_where_pay_and_ship_still_fit() -> None:
+    from dataclasses import replace
+
+    from ordersource.domain.types import MAX_EVENTS_PER_ORDER
+
+    _, placed = given(place(qty=1, price=100))
+    assert placed is not None
+    last_modifiable = replace(placed, version=MAX_EVENTS_PER_ORDER - 3)
+    [event] = when(last_modifiable, modify({"sku": "apple", "quantity": 2}))
+    assert event.version == MAX_EVENTS_PER_ORDER - 2
+    full = evolve(last_modifiable, event)
+    with pytest.raises(RuleViolated) as refused:
+        when(full, modify({"sku": "apple", "quantity": 3}))
+    assert refused.value.extra["version"] == MAX_EVENTS_PER_ORDER - 2
+    [paid] = when(full, pay(full.total_cents))
+    [shipped] = when(evolve(full, paid), ship())
+    assert shipped.version == MAX_EVENTS_PER_ORDER

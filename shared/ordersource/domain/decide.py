@@ -39,7 +39,13 @@ from ordersource.domain.events import (
 )
 from ordersource.domain.evolve import apply_changes
 from ordersource.domain.state import OrderState
-from ordersource.domain.types import MAX_LINES, MAX_ORDER_TOTAL_CENTS, OrderStatus, total_cents
+from ordersource.domain.types import (
+    MAX_EVENTS_PER_ORDER,
+    MAX_LINES,
+    MAX_ORDER_TOTAL_CENTS,
+    OrderStatus,
+    total_cents,
+)
 
 NewId = Callable[[], str]
 
@@ -80,6 +86,13 @@ def decide(
     match command:
         case ModifyOrder():
             _require(state, {OrderStatus.PLACED}, "modified")
+            if state.version + 1 > MAX_EVENTS_PER_ORDER - 2:
+                raise RuleViolated(
+                    f"an order takes at most {MAX_EVENTS_PER_ORDER - 3} modifications; "
+                    "place a new order",
+                    order_status=state.status.value,
+                    version=state.version,
+                )
             _check_changes(state, command)
             return [OrderModified(data=OrderModifiedData(changes=command.changes), **meta)]
         case PayOrder():

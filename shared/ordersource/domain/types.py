@@ -74,6 +74,9 @@ NewChannel = Annotated[Channel, AfterValidator(_not_reserved)]
 """A channel a client may name for a new order: any ``Channel`` but ``unknown``."""
 
 MAX_LINES = 100
+MAX_EVENTS_PER_ORDER = 10_000
+"""An order's history is bounded, so every past state can be folded in one request.
+Modifications stop two events short of it: pay and ship (or cancel) always fit."""
 
 
 def total_cents(items: Iterable[Line]) -> int:
