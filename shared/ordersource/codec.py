@@ -74,9 +74,14 @@ def decode_event(value: bytes | None) -> Event:
     if value is None:
         raise UndecodableEvent("empty record (tombstone)")
     try:
-        return _EVENTS.validate_json(value)
+        event = _EVENTS.validate_json(value)
     except ValidationError as fast_error:
         return _decode_slow(value, fast_error)
+    if "schema_version" not in event.model_fields_set:
+        # The class default is for writing; a record must say which shape it has, or a
+        # future version could be mistaken for the current one and skip its upcasters.
+        raise UndecodableEvent("invalid event: schema_version missing")
+    return event
 
 
 def _decode_slow(value: bytes, fast_error: ValidationError) -> Event:

@@ -160,3 +160,10 @@ def test_command_round_trip() -> None:
     assert codec.decode_command(codec.encode_command(command)) == command
     with pytest.raises(codec.UndecodableCommand):
         codec.decode_command(b'{"type":"LaunchRocket"}')
+
+
+def test_an_event_without_schema_version_is_refused_not_taken_for_current() -> None:
+    raw = codec.loads(V1_PLACED)
+    del raw["schema_version"]
+    with pytest.raises(codec.UndecodableEvent, match="schema_version"):
+        codec.decode_event(codec.dumps(raw | {"data": raw["data"] | {"channel": "web"}}))
