@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import faust
 from faust.streams import Stream
@@ -109,6 +109,10 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
                 if skipped[0]:
                     log.info("progress reports going again")
                 skipped[0] = False
+
+    @app.on_before_shutdown.connect
+    async def close_probe(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await reporter.close()  # the end-offset probe's Kafka client
 
     _pages(app, projection)
     app.projection = projection  # type: ignore[attr-defined]

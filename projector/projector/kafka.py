@@ -87,12 +87,6 @@ class ReadCommittedThread(driver.AIOKafkaConsumerThread):
             return False
         return True
 
-    def last_stable_offset(self, tp: TP) -> int | None:
-        consumer = self._ensure_consumer()
-        lso: int | None = consumer.last_stable_offset(tp)
-        highwater: int | None = consumer.highwater(tp)
-        return lso if lso is not None and lso >= 0 else highwater
-
 
 class CheckpointConsumer(driver.Consumer):
     """Faust's aiokafka consumer, resuming from the Redis checkpoint.
@@ -159,14 +153,6 @@ class CheckpointConsumer(driver.Consumer):
             self._next_read[tp] = target if target is not None else 0
         self.seek_epoch += 1  # no await since the seeks: later records are post-seek
         return offsets
-
-    def delivered_offset(self, tp: TP) -> int | None:
-        """Offset of the last record Faust handed to the streams for ``tp``."""
-        offset: int | None = self._read_offset.get(tp)
-        return offset
-
-    def end_offset(self, tp: TP) -> int | None:
-        return cast(ReadCommittedThread, self._thread).last_stable_offset(tp)
 
 
 class ProjectorTransport(driver.Transport):

@@ -1,12 +1,14 @@
 """Lag reporting: how far the applied checkpoint is from the end of each partition.
 
-Why not simply ``end - checkpoint``: the events topic is transactional, and every
-transaction ends with a commit marker that takes an offset but is never delivered. The
-checkpoint (last applied record + 1) therefore stays one or more offsets short of the
-end even when everything is applied. A partition counts as caught up when the consumer's
-position (which does move past markers) has reached the end, everything Faust delivered
-is applied, and both facts held on two reports in a row (so records between fetch and
-delivery are not mistaken for markers). This only affects reporting, never where the
+The end is the partition's last stable offset, read from Kafka for every assigned
+partition — an empty one too (``projector.stable``). Why not simply ``end -
+checkpoint``: the events topic is transactional, and every transaction ends with a
+commit marker that takes an offset but is never delivered, so the checkpoint (last
+applied record + 1) stays one or more offsets short of the end even when everything is
+applied. A partition is caught up when every record below the end is applied: the
+checkpoint is the end, or a read_committed probe from the checkpoint finds only markers
+and aborted data up to it. Its lag is then 0, else ``end - checkpoint``. This only
+affects reporting (and when a rebuild switches, ``projector.rebuild``), never where the
 projector resumes.
 """
 
@@ -17,41 +19,42 @@ from typing import Any, cast
 
 from projector.kafka import CheckpointConsumer
 from projector.service import Projection
+from projector.stable import StableEnds
 
 
 class ProgressReporter:
-    def __init__(self, projection: Projection) -> None:
+    def __init__(self, projection: Projection, ends: StableEnds | None = None) -> None:
         self.projection = projection
-        self._previous: dict[int, tuple[int | None, int]] = {}
+        self.ends = ends or StableEnds(projection.settings)
 
     async def report(self) -> None:
         projection = self.projection
         consumer = cast(CheckpointConsumer, projection.app.consumer)
         store = await projection.store()
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return
+        # Checkpoints before ends: a checkpoint only grows, so a batch applied in
+        # between can only make the report look further behind, never ahead.
         checkpoints = await store.checkpoints()
+        ends = await self.ends.measure({tp.partition for tp in assigned}, checkpoints)
         now = time.time()
         progress: dict[int, dict[str, Any]] = {}
-        for tp in sorted(consumer.assignment()):
-            end = consumer.end_offset(tp)
-            if end is None:
-                continue  # nothing fetched yet: the end is unknown
-            position = await consumer.position(tp)
+        for tp in assigned:
+            end = ends.lso[tp.partition]
             applied = checkpoints.get(tp.partition, 0)
-            delivered = consumer.delivered_offset(tp)
-            settled = (position is not None and position >= end) and (
-                delivered is None or applied > delivered
-            )
-            sample = (delivered, applied)
-            caught_up = settled and self._previous.get(tp.partition) == sample
-            self._previous[tp.partition] = sample if settled else (None, -1)
+            caught_up = tp.partition in ends.caught_up
             lag = 0 if caught_up else max(0, end - applied)
             projection.metrics.lag.labels(partition=str(tp.partition)).set(lag)
             progress[tp.partition] = {
                 "end_offset": end,
-                "position": position,
+                "position": await consumer.position(tp),
                 "applied_offset": applied,
                 "lag": lag,
                 "caught_up": caught_up,
                 "reported_at": now,
             }
         await store.report_progress(progress)
+
+    async def close(self) -> None:
+        await self.ends.close()

@@ -3,8 +3,9 @@
 ``honour_reset`` runs on every partition assignment (see ``projector.reset`` for the
 rules). ``finish`` runs after every progress report: once the generation the projector
 rebuilds has caught up on *every* partition of the topic (by the progress reports of
-all instances), it becomes current atomically and the old one is dropped in the
-background.
+all instances: every record below the partition's last stable offset applied, see
+``projector.stable``; empty partitions report too), it becomes current atomically and
+the old one is dropped in the background. No new command is needed for that.
 """
 
 from __future__ import annotations
