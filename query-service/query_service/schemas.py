@@ -237,7 +237,9 @@ class ProjectionStatus(BaseModel):
     built: bool = Field(description="Whether the projector has written this generation yet")
     partitions: list[PartitionProgress]
     lag: int | None = Field(description="Total lag; null while a partition has no report")
-    caught_up: bool = Field(description="Every partition caught up (on two reports in a row)")
+    caught_up: bool = Field(
+        description="Every partition caught up: all records below its last stable offset applied"
+    )
     newest_event_at: datetime | None
     newest_event_age_s: float | None
     events_applied: int = Field(ge=0)
