@@ -2,9 +2,10 @@
 
 The plan says everything the batch changes (views, indexes, history, stats deltas,
 parked events, dead letters, checkpoints) so a store can write it in one atomic step.
-Per order, with ``v`` the version of its stored view:
+An event at offset < the partition's checkpoint was applied before: skipped. Otherwise
+the shared version rule (``ordersource.domain.step``) against the order's stored view,
+at version ``v``:
 
-* an event at offset < the partition's checkpoint was applied before: skipped;
 * version <= v: a re-delivery (crash before the offset commit): skipped;
 * version == v + 1: folded with the shared ``evolve``;
 * version > v + 1: a gap. Parked, never applied: applying it would invent state.
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ordersource.domain import Event, FoldError, OrderState, evolve
+from ordersource.domain import Event, FoldError, OrderState, Step, evolve, step
 from ordersource.views import from_view, stats_contribution, to_view
 
 
@@ -108,10 +109,11 @@ def plan_batch(batch: Sequence[Incoming], snapshot: Snapshot) -> BatchPlan:
             stored = snapshot.views.get(order_id)
             states[order_id] = from_view(stored) if stored is not None else None
         state = states[order_id]
-        version = state.version if state is not None else 0
-        if event.version <= version:
+        where = step(state, event)
+        if where is Step.DUPLICATE:
             plan.skipped += 1
-        elif event.version > version + 1:
+        elif where is Step.GAP:
+            version = state.version if state is not None else 0
             plan.parked.append((record, f"version gap: view at {version}, got {event.version}"))
         else:
             try:

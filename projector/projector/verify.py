@@ -1,17 +1,20 @@
 """``verify(settings)``: fold the whole event log and diff it against the Redis views (G5).
 
-The log is read like the projector reads it (read_committed, the shared codec, the
-shared ``evolve``, the same rules: duplicates skipped, an order stops at a version gap,
-undecodable records ignored). Every order's view, its history, its index entries and
-the stats are compared with the generation named by ``views:current`` (or the one
-asked for; a ``bounded`` generation is compared with the fold of the log up to its
-checkpoints, i.e. the log as of its ``until``). An empty list means Redis equals the
-fold of the log. Backs the ``orders verify`` CLI.
+The log is read like the projector reads it (read_committed), and folded by the
+projector's rules, from the same code: the shared codec, the shared version rule
+(``ordersource.domain.step``: duplicates skipped, an order stops at a version gap) and
+``evolve``; undecodable records are ignored (the projector dead-letters them).
+
+Every order's view, its history, its index entries and the stats are compared with the
+generation named by ``views:current`` (or the one asked for; a ``bounded`` generation is
+compared with the fold of the log up to its checkpoints, i.e. the log as of its
+``until``). An empty list means Redis equals the fold of the log. Backs ``orders verify``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from ordersource import codec, keys
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.connections import kafka_options, redis_client
-from ordersource.domain import FoldError, OrderState, evolve
+from ordersource.domain import FoldError, OrderState, Step, evolve, step
 from ordersource.settings import Settings
 from ordersource.views import index_score, stats_fields, stats_of, to_view
 
@@ -52,19 +55,25 @@ class Report:
 def fold_log(
     settings: Settings, timeout_s: float = 60.0, stop: dict[int, int] | None = None
 ) -> Folded:
+    return fold_values(read_log(settings, timeout_s, stop))
+
+
+def fold_values(values: Iterable[bytes | None]) -> Folded:
+    """The fold of record values in log order, by the projector's rules: the shared codec,
+    the shared version rule (``step``) and ``evolve``. Pure."""
     folded = Folded({}, {})
-    for value in read_log(settings, timeout_s, stop):
+    for value in values:
         try:
             event = decode_event(value)
         except UndecodableEvent:
-            continue
+            continue  # dead-lettered by the projector
         state = folded.states.get(event.order_id)
-        if event.version != (state.version if state else 0) + 1:
+        if step(state, event) is not Step.NEXT:
             continue  # a duplicate (skipped) or a gap (parked) never changes the view
         try:
             folded.states[event.order_id] = evolve(state, event)
         except FoldError:
-            continue
+            continue  # dead-lettered by the projector
         folded.history.setdefault(event.order_id, {})[event.version] = value or b""
         folded.events += 1
     return folded

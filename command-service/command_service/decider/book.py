@@ -24,8 +24,10 @@ from ordersource.domain import (
     OrderPlaced,
     OrderState,
     OrderStatus,
+    Step,
     decide,
     evolve,
+    step,
 )
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class PartitionBook:
     def apply(self, event: Event, request_hash: str | None) -> None:
         """Fold one event from the log. A version already applied loses (first writer wins)."""
         current = self.state_of(event.order_id)
-        if current is not None and event.version <= current.version:
+        if step(current, event) is Step.DUPLICATE:
             self.skipped += 1
             log.warning("skipping duplicate %s v%d", event.order_id, event.version)
             return

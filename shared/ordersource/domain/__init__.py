@@ -27,7 +27,7 @@ from ordersource.domain.events import (
     OrderPlaced,
     OrderShipped,
 )
-from ordersource.domain.evolve import FoldError, evolve, fold
+from ordersource.domain.evolve import FoldError, Step, evolve, fold, step
 from ordersource.domain.state import OrderState
 from ordersource.domain.types import Line, LineChange, OrderStatus
 
@@ -56,8 +56,10 @@ __all__ = [
     "PlaceOrder",
     "RuleViolated",
     "ShipOrder",
+    "Step",
     "VersionMismatch",
     "decide",
     "evolve",
     "fold",
+    "step",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import assert_never
@@ -20,6 +21,27 @@ from ordersource.domain.types import Line, LineChange, OrderStatus
 
 class FoldError(ValueError):
     """An event that cannot follow the given state (wrong order, wrong version)."""
+
+
+class Step(enum.Enum):
+    """Where an event read from the log stands against the state built so far."""
+
+    NEXT = "next"
+    """Its version is the state's + 1: fold it with ``evolve``."""
+    DUPLICATE = "duplicate"
+    """At or below the state's version: applied before (a re-delivery). Skip it."""
+    GAP = "gap"
+    """Above the state's version + 1: events are missing. Never fold it (it would invent
+    state); the projector parks it, ``orders verify`` leaves the order where it is."""
+
+
+def step(state: OrderState | None, event: Event) -> Step:
+    """The version rule: the one reading of a log record's version that the decider's
+    book, the projector's planner and ``orders verify`` share."""
+    version = 0 if state is None else state.version
+    if event.version <= version:
+        return Step.DUPLICATE
+    return Step.NEXT if event.version == version + 1 else Step.GAP
 
 
 def evolve(state: OrderState | None, event: Event) -> OrderState:
