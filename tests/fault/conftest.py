@@ -1,7 +1,8 @@
 """Fixtures for the fault tests and the results table they produce.
 
-``fault_run(name, env)`` builds a ``FaultRun`` whose processes run on ``env`` (the
-session infrastructure, or a test's own broker / Redis / cluster). Each finished run
+``fault_run(name, env, load=None)`` builds a ``FaultRun`` whose processes run on ``env``
+(the session infrastructure, or a test's own broker / Redis / cluster), under a
+``CommandLoad`` with the options ``load`` (default: small orders). Each finished run
 adds a row; at the end of the session the table is printed and, if
 ``ORDERS_FAULT_REPORT`` names a file (``make fault`` does), written there as markdown.
 """
@@ -31,9 +32,9 @@ def fault_run(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MakeRu
     runs: list[FaultRun] = []
     rows = request.config.stash.setdefault(_rows, [])
 
-    def make(name: str, env: Mapping[str, str]) -> FaultRun:
+    def make(name: str, env: Mapping[str, str], load: Mapping[str, Any] | None = None) -> FaultRun:
         services = Services(env, tmp_path / f"logs-{len(runs)}")
-        runs.append(FaultRun(name, env, services, rows.append))
+        runs.append(FaultRun(name, env, services, rows.append, load))
         return runs[-1]
 
     yield make

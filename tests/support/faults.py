@@ -38,10 +38,19 @@ def settings_for(env: Mapping[str, str]) -> Settings:
 
 
 class FaultRun:
-    def __init__(self, name: str, env: Mapping[str, str], services: Services, record: Record):
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str],
+        services: Services,
+        record: Record,
+        load: Mapping[str, Any] | None = None,
+    ):
+        """``load``: options of the background ``CommandLoad`` (its price, quantities …)."""
         self.name, self.env, self.services, self.record = name, dict(env), services, record
         self.procs: dict[str, ServiceProcess] = {}
-        self.load = CommandLoad(f"http://127.0.0.1:{env['ORDERS_COMMAND_API_PORT']}")
+        self.command_url = f"http://127.0.0.1:{env['ORDERS_COMMAND_API_PORT']}"
+        self.load = CommandLoad(self.command_url, **(load or {}))
         self.probe = ReadProbe(
             f"http://127.0.0.1:{env['ORDERS_QUERY_API_PORT']}", self.load.history
         )
@@ -169,5 +178,5 @@ class FaultRun:
         }
 
 
-MakeRun = Callable[[str, Mapping[str, str]], FaultRun]
-"""``fault_run(name, env)``: the fixture that builds runs on an environment."""
+MakeRun = Callable[..., FaultRun]
+"""``fault_run(name, env, load=None)``: the fixture that builds runs on an environment."""

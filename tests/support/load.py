@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -48,8 +48,13 @@ class CommandLoad:
         max_attempts: int = 3,
         timeout: float = 12.0,
         seed: int = 7,
+        price: int = PRICE,
+        max_quantity: int = 50,
     ) -> None:
+        """``price`` (cents) and ``max_quantity`` shape every order: one line of 1 to
+        ``max_quantity`` units at ``price``, and a pay of exactly its total."""
         self.base_url, self.rate, self.slots = base_url, rate, slots
+        self.price, self.max_quantity = price, max_quantity
         self.max_commands, self.max_seconds = max_commands, max_seconds
         self.max_attempts, self.timeout = max_attempts, timeout
         self.history = History()
@@ -103,20 +108,20 @@ class CommandLoad:
             await asyncio.gather(*tasks)
 
     def _next(self, order: _Order) -> tuple[str, str, dict[str, Any], int]:
-        quantity = self._random.randint(1, 50)
+        quantity = self._random.randint(1, self.max_quantity)
         if not order.quantity:
             body = {
                 "order_id": order.order_id,
                 "customer_id": f"c{self._random.randint(0, 9)}",
                 "currency": "EUR",
-                "items": [{"sku": "apple", "quantity": quantity, "unit_price_cents": PRICE}],
+                "items": [{"sku": "apple", "quantity": quantity, "unit_price_cents": self.price}],
             }
             return "place", "/orders", body, quantity
         path = f"/orders/{order.order_id}"
         if order.modifies < 3 and self._random.random() < 0.7:
             changes = {"changes": [{"sku": "apple", "quantity": quantity}]}
             return "modify", f"{path}/modify", changes, quantity
-        pay = {"amount_cents": order.quantity * PRICE, "payment_ref": f"psp-{order.seq}"}
+        pay = {"amount_cents": order.quantity * self.price, "payment_ref": f"psp-{order.seq}"}
         return "pay", f"{path}/pay", pay, order.quantity
 
     async def _drive(self, client: httpx.AsyncClient, slot: int) -> None:
@@ -152,3 +157,82 @@ class CommandLoad:
             return type(exc).__name__, None
         answer = response.json() if response.status_code in (200, 201) else None
         return response.status_code, answer
+
+
+ONE_BIG_LINE = [{"sku": "gold", "quantity": 1000, "unit_price_cents": 10**12}]
+"""1,000 units at the largest unit price: 10^15 cents, the largest order total."""
+MANY_LINES = [{"sku": f"s{i}", "quantity": 1000, "unit_price_cents": 10**10} for i in range(100)]
+"""The most lines, each 1,000 units: 10^15 cents too (and the largest body)."""
+OVER_THE_BOUND = [*ONE_BIG_LINE, {"sku": "one-more", "quantity": 1, "unit_price_cents": 1}]
+"""10^15 + 1 cents: must be refused, and change nothing."""
+
+
+@dataclass
+class Burst:
+    acknowledged: int = 0
+    over_statuses: list[int | str] = field(default_factory=list)
+
+
+def hostile_orders(
+    base_url: str,
+    history: History,
+    count: int,
+    *,
+    concurrency: int = 16,
+    max_seconds: float = 240.0,
+    many_lines_every: int = 10,
+    over_every: int = 100,
+) -> Burst:
+    """``count`` valid orders at the largest total (10^15 cents) in EUR, as fast as
+    ``concurrency`` clients go, each recorded in ``history`` like the load's commands
+    (retried with its key on 503/202/transport errors); every ``over_every``-th is
+    followed by one just above the bound, whose answers are returned (all must be 422;
+    they are not in the history, so one that reached the log is a phantom there)."""
+    burst = Burst()
+    run_id = uuid.uuid4().hex[:8]
+
+    async def run() -> None:
+        deadline = time.monotonic() + max_seconds
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(count):
+            queue.put_nowait(i)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base_url, timeout=12.0, limits=limits) as client:
+
+            async def post(body: dict[str, Any], key: str) -> int | str:
+                try:
+                    response = await client.post(
+                        "/orders", json=body, headers={"Idempotency-Key": key}
+                    )
+                except httpx.HTTPError as exc:
+                    return type(exc).__name__
+                return response.status_code
+
+            async def worker() -> None:
+                while not queue.empty() and time.monotonic() < deadline:
+                    i = queue.get_nowait()
+                    order_id = f"h{run_id}-{i}"
+                    items = MANY_LINES if i % many_lines_every == 0 else ONE_BIG_LINE
+                    body = {"order_id": order_id, "customer_id": f"h{i % 5}", "currency": "EUR"}
+                    key = f"{order_id}.0"
+                    op = Op(key, command_id_for_key(key), order_id, "place", time.monotonic())
+                    history.add(op)
+                    for _ in range(3):
+                        sent = time.monotonic()
+                        status = await post({**body, "items": items}, key)
+                        op.attempts.append((sent, time.monotonic(), status))
+                        op.outcome = classify(status)
+                        if op.outcome in (ACKNOWLEDGED, REJECTED):
+                            break
+                        await asyncio.sleep(1.0)
+                    if op.outcome == ACKNOWLEDGED:
+                        op.version = 1
+                        burst.acknowledged += 1
+                    if i % over_every == 0:
+                        over = {**body, "order_id": f"{order_id}-over", "items": OVER_THE_BOUND}
+                        burst.over_statuses.append(await post(over, f"{order_id}.over"))
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    asyncio.run(run())
+    return burst
