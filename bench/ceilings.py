@@ -13,7 +13,10 @@ from typing import Any
 
 from bench.drive import drive
 from bench.env import Stack, python_json, run_child
-from tests.support.infra import KAFKA_BIN, Supervised, free_port, http_status, wait_until
+from tests.support.kafka_infra import KAFKA_BIN
+from tests.support.net import free_port, http_status
+from tests.support.processes import Supervised
+from tests.support.waiting import wait_until
 
 _PERF = re.compile(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg")
 

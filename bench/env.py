@@ -14,13 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.support.infra import (
-    KafkaServer,
-    RedisServer,
-    Services,
-    isolated_settings,
-    service_environment,
-)
+from tests.support.kafka_infra import KafkaServer
+from tests.support.redis_infra import RedisServer
+from tests.support.services import Services, isolated_settings, service_environment
 
 PARTITIONS = 6
 

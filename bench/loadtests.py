@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.drive import drive
 from bench.sampler import Sampler
-from tests.support.infra import ServiceProcess
+from tests.support.services import ServiceProcess
 
 DRAIN_S = 60.0
 

@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.infra import (
-    KafkaBroker,
-    RedisBroker,
-    Services,
-    isolated_settings,
-    new_kafka,
-    new_redis,
-)
+from tests.support.kafka_infra import KafkaBroker, new_kafka
+from tests.support.redis_infra import RedisBroker, new_redis
+from tests.support.services import Services, isolated_settings
 
 _phase_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
 

@@ -15,7 +15,7 @@ import redis
 
 from ordersource import keys
 from tests.support.http import place_body
-from tests.support.infra import free_port, http_status
+from tests.support.net import free_port, http_status
 
 pytestmark = pytest.mark.component
 

@@ -18,7 +18,8 @@ from ordersource.keys import ViewKeys
 from projector.handler import decode
 from projector.projection import Incoming, plan_batch
 from projector.store import RedisProjectionStore, split_long_ops
-from tests.support.infra import RedisBroker, free_port
+from tests.support.net import free_port
+from tests.support.redis_infra import RedisBroker
 from tests.unit.projection_kit import lifecycle, modified, placed
 
 pytestmark = pytest.mark.component

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from query_service.orders import MAX_WAIT_MS
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.http import place_body
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,8 @@ import pytest
 from tests.conftest import _test_failed
 from tests.support import faultreport
 from tests.support.faults import FaultRun, MakeRun
-from tests.support.infra import REPO_ROOT, Services
+from tests.support.processes import REPO_ROOT
+from tests.support.services import Services
 
 _rows = pytest.StashKey[list[dict[str, Any]]]()
 # Loaded during collection: close enough to the session's start for the table's footer.

@@ -16,7 +16,9 @@ import pytest
 
 from tests.support.faults import MakeRun
 from tests.support.history import UNAVAILABLE, classify
-from tests.support.infra import KafkaBroker, RedisBroker, isolated_settings
+from tests.support.kafka_infra import KafkaBroker
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import isolated_settings
 
 pytestmark = pytest.mark.fault
 

@@ -20,7 +20,9 @@ from kafka.errors import KafkaError
 
 from tests.support.cluster import KafkaCluster
 from tests.support.faults import MakeRun
-from tests.support.infra import RedisBroker, isolated_settings, wait_until
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

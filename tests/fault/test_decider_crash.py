@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.http import Call, place_body, post_all
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.fault  # the quick fault subset of make test
 

@@ -20,8 +20,11 @@ from kafka import KafkaProducer
 from projector.service import DLQ_SEND_TIMEOUT_S
 from tests.integration.projector_kit import read_topic
 from tests.support.faults import MakeRun
-from tests.support.infra import KafkaBroker, RedisBroker, isolated_settings, wait_until
+from tests.support.kafka_infra import KafkaBroker
 from tests.support.readiness import ReadyzWatch
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

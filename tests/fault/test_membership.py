@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.faults import TUNING, MakeRun
-from tests.support.infra import free_port
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

@@ -23,9 +23,11 @@ import pytest
 from ordersource.domain.types import MAX_ORDER_TOTAL_CENTS, MAX_UNIT_PRICE_CENTS
 from projector.verify import fold_log
 from tests.support.faults import MakeRun, settings_for
-from tests.support.infra import KafkaBroker, RedisBroker, isolated_settings
+from tests.support.kafka_infra import KafkaBroker
 from tests.support.load import hostile_orders
 from tests.support.readiness import ReadyzWatch
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import isolated_settings
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

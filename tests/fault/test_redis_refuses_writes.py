@@ -22,8 +22,11 @@ import pytest
 import redis
 
 from tests.support.faults import MakeRun
-from tests.support.infra import KafkaBroker, RedisBroker, RedisServer, isolated_settings, wait_until
+from tests.support.kafka_infra import KafkaBroker
 from tests.support.readiness import ReadyzWatch
+from tests.support.redis_infra import RedisBroker, RedisServer
+from tests.support.services import isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -27,14 +27,10 @@ import redis.asyncio as aioredis
 from command_service.api.waiter import LOOKUP_S, VerdictWaiter
 from ordersource.ids import new_id
 from tests.support.http import place_body, post_all
-from tests.support.infra import (
-    KafkaBroker,
-    RedisBroker,
-    RedisServer,
-    Services,
-    isolated_settings,
-    wait_until,
-)
+from tests.support.kafka_infra import KafkaBroker
+from tests.support.redis_infra import RedisBroker, RedisServer
+from tests.support.services import Services, isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]
 

@@ -19,7 +19,7 @@ from ordersource.codec import encode_event, event_headers
 from ordersource.domain import Event
 from ordersource.settings import Settings
 from projector.verify import Difference, fold_log, verify
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 _ids = itertools.count()
 

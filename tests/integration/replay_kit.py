@@ -17,7 +17,7 @@ from kafka import KafkaProducer
 
 from ordersource.codec import encode_event, event_headers
 from ordersource.domain import Event
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.projection_kit import T0, modified, paid, placed, shipped
 
 EVENTS_PER_ORDER = 5

@@ -13,7 +13,7 @@ from command_service.api.waiter import POLL_AFTER_S, POLL_S, VerdictWaiter
 from command_service.verdicts import Verdict
 from ordersource import keys
 from ordersource.ids import new_id
-from tests.support.infra import RedisBroker
+from tests.support.redis_infra import RedisBroker
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.support.infra import KafkaBroker, RedisBroker
+from tests.support.kafka_infra import KafkaBroker
+from tests.support.redis_infra import RedisBroker
 
 pytestmark = pytest.mark.integration
 

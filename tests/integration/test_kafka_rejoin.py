@@ -13,7 +13,8 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import MemberState, TopicPartition
 
 from command_service.decider.rejoin import stranded, unstick
-from tests.support.infra import KafkaBroker, wait_until
+from tests.support.kafka_infra import KafkaBroker
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,10 @@ import pytest
 from ordersource import codec, keys
 from tests.integration.replay_kit import orders_cli, until_ok
 from tests.support.http import place_body
-from tests.support.infra import (
-    KafkaServer,
-    RedisBroker,
-    Services,
-    isolated_settings,
-    wait_until,
-)
+from tests.support.kafka_infra import KafkaServer
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import Services, isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from ordersource.domain.types import MAX_ORDER_TOTAL_CENTS
 from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
 from tests.integration.replay_kit import orders_cli
 from tests.support.http import post_all
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.integration

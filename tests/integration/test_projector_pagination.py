@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.integration.projector_kit import append, get_json, start_read_side
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.integration

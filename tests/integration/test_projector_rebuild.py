@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.projection_kit import T0, lifecycle, placed
 
 pytestmark = pytest.mark.integration

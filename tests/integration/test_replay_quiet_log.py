@@ -25,7 +25,10 @@ from tests.integration.projector_kit import append, get_json, start_read_side, w
 from tests.integration.replay_kit import orders_cli, until_ok
 from tests.integration.test_projector_rebuild import orders
 from tests.integration.test_replay_kafka_tool import kafka_reset
-from tests.support.infra import KafkaBroker, RedisBroker, Services, isolated_settings, wait_until
+from tests.support.kafka_infra import KafkaBroker
+from tests.support.redis_infra import RedisBroker
+from tests.support.services import Services, isolated_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

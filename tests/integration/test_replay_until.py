@@ -15,7 +15,7 @@ import redis
 
 from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
 from tests.integration.replay_kit import orders_cli
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.projection_kit import modified, placed
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from ordersource import codec
 from tests.integration.projector_kit import read_topic, transactional_producer
 from tests.integration.replay_kit import orders_cli
 from tests.support.http import place_body
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from tests.support.faults import STACK
-from tests.support.infra import ServiceProcess, http_status, wait_until
+from tests.support.net import http_status
+from tests.support.services import ServiceProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

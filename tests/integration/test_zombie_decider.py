@@ -17,7 +17,7 @@ from command_service.decider.worker import Decider
 from ordersource import codec
 from ordersource.settings import Settings
 from tests.support.eventlog import assert_contiguous, read_log
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.orders import modify, place
 
 pytestmark = pytest.mark.integration

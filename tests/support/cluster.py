@@ -16,15 +16,10 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 
-from tests.support.infra import (
-    KAFKA_BIN,
-    KafkaBroker,
-    Supervised,
-    free_ports,
-    log_tail,
-    port_open,
-    wait_until,
-)
+from tests.support.kafka_infra import KAFKA_BIN, KafkaBroker
+from tests.support.net import free_ports, port_open
+from tests.support.processes import Supervised, log_tail
+from tests.support.waiting import wait_until
 
 DURABLE = """
 default.replication.factor=3

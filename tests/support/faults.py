@@ -20,10 +20,11 @@ from ordersource.settings import Settings
 from projector.verify import Difference, verify
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.history import check
-from tests.support.infra import ServiceProcess, Services, wait_until
 from tests.support.load import CommandLoad
 from tests.support.pending import undecided_202s
 from tests.support.probe import ReadProbe
+from tests.support.services import ServiceProcess, Services
+from tests.support.waiting import wait_until
 
 STACK = ("decider", "command-api", "projector", "query-api")
 # A crashed decider's partitions move after 6 s (the minimum the settings allow).

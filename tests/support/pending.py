@@ -14,7 +14,7 @@ import httpx
 
 from tests.support.eventlog import read_log
 from tests.support.history import UNKNOWN, Op
-from tests.support.infra import wait_until
+from tests.support.waiting import wait_until
 
 
 def undecided_202s(ops: list[Op], env: Mapping[str, str], timeout: float = 60.0) -> list[Op]:
