@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from ordersource import codec
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli, until_ok
-from tests.integration.test_projector_rebuild import orders
+from tests.support.events import orders
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
+from tests.support.replays import orders_cli, until_ok
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from ordersource import codec
-from tests.integration.projector_kit import append, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli
-from tests.integration.test_projector_rebuild import orders
+from tests.support.events import orders
+from tests.support.read_side import append, start_read_side, wait_verified
+from tests.support.replays import orders_cli
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from ordersource import codec, keys
-from tests.integration.replay_kit import orders_cli, until_ok
 from tests.support.http import place_body
 from tests.support.kafka_infra import KafkaServer
 from tests.support.redis_infra import RedisBroker
+from tests.support.replays import orders_cli, until_ok
 from tests.support.services import Services, isolated_settings
 from tests.support.waiting import wait_until
 

@@ -19,11 +19,11 @@ import httpx
 import pytest
 
 from ordersource.domain.types import MAX_ORDER_TOTAL_CENTS
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli
+from tests.support.events import T0, placed
 from tests.support.http import post_all
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
+from tests.support.replays import orders_cli
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from ordersource.codec import dumps
-from tests.integration.projector_kit import (
+from tests.support.events import placed
+from tests.support.read_side import (
     append,
     append_raw,
     get_json,
@@ -17,7 +18,6 @@ from tests.integration.projector_kit import (
     start_read_side,
     wait_verified,
 )
-from tests.unit.projection_kit import placed
 
 pytestmark = pytest.mark.integration
 

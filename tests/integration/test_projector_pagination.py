@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.projector_kit import append, get_json, start_read_side
+from tests.support.events import T0, placed
+from tests.support.read_side import append, get_json, start_read_side
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.integration
 

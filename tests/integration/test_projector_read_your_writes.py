@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.unit.projection_kit import T0, modified, placed
+from tests.support.events import T0, modified, placed
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
 
 pytestmark = pytest.mark.integration
 

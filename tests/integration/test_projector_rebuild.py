@@ -4,25 +4,16 @@ through a backlog: the views come back equal to the fold of the log by themselve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
 
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
+from tests.support.events import orders, placed
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import T0, lifecycle, placed
 
 pytestmark = pytest.mark.integration
-
-
-def orders(count: int, prefix: str) -> list[Any]:
-    return [
-        e
-        for i in range(count)
-        for e in lifecycle(f"{prefix}{i}", f"c{i % 7}", at=T0 + timedelta(seconds=i))
-    ]
 
 
 def test_flushall_while_running_rebuilds_the_views(

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.integration.projector_kit import append
-from tests.integration.replay_kit import orders_cli, until_ok
-from tests.integration.test_projector_rebuild import orders
+from tests.support.events import orders
+from tests.support.read_side import append
+from tests.support.replays import orders_cli, until_ok
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ import redis
 
 from ordersource.domain import fold
 from ordersource.views import to_view
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import bulk_append, bulk_events, five_events, orders_cli
+from tests.support.events import placed
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
+from tests.support.replays import bulk_append, bulk_events, five_events, orders_cli
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import placed
 
 pytestmark = pytest.mark.integration  # in make test: issue 5 asks for it there
 

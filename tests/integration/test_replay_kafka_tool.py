@@ -4,7 +4,6 @@ a view changed behind the projector's back is repaired, in a new generation."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,24 +11,12 @@ import pytest
 import redis
 
 from ordersource import codec
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli, until_ok
-from tests.integration.test_projector_rebuild import orders
-from tests.support.kafka_infra import KAFKA_BIN
+from tests.support.events import orders
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
+from tests.support.replays import kafka_reset, orders_cli, until_ok
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def kafka_reset(env: Mapping[str, str], *how: str) -> subprocess.CompletedProcess[str]:
-    argv = [
-        str(KAFKA_BIN / "kafka-consumer-groups"),
-        "--bootstrap-server", env["ORDERS_KAFKA_BOOTSTRAP"],
-        "--group", env["ORDERS_PROJECTOR_GROUP"],
-        "--topic", env["ORDERS_EVENTS_TOPIC"],
-        "--reset-offsets", *how, "--execute",
-    ]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_kafka_tool_reset_to_earliest_rebuilds_the_views(

@@ -21,12 +21,11 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli, until_ok
-from tests.integration.test_projector_rebuild import orders
-from tests.integration.test_replay_kafka_tool import kafka_reset
+from tests.support.events import orders
 from tests.support.kafka_infra import KafkaBroker
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
 from tests.support.redis_infra import RedisBroker
+from tests.support.replays import kafka_reset, orders_cli, until_ok
 from tests.support.services import Services, isolated_settings
 from tests.support.waiting import wait_until
 

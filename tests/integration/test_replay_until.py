@@ -13,10 +13,10 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.projector_kit import append, get_json, start_read_side, wait_verified
-from tests.integration.replay_kit import orders_cli
+from tests.support.events import modified, placed
+from tests.support.read_side import append, get_json, start_read_side, wait_verified
+from tests.support.replays import orders_cli
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import modified, placed
 
 pytestmark = pytest.mark.integration
 

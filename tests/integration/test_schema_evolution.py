@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from ordersource import codec
-from tests.integration.projector_kit import read_topic, transactional_producer
-from tests.integration.replay_kit import orders_cli
 from tests.support.http import place_body
+from tests.support.read_side import read_topic, transactional_producer
+from tests.support.replays import orders_cli
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import pytest
 from command_service.decider.worker import Decider
 from ordersource import codec
 from ordersource.settings import Settings
+from tests.support.commands import modify, place
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.waiting import wait_until
-from tests.unit.orders import modify, place
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 
 from ordersource import codec
 from ordersource.domain import SCHEMA_VERSIONS, Event, OrderPaid, OrderPlaced
-from tests.unit.orders import given, modify, pay, place
-from tests.unit.projection_kit import V1_PLACED
+from tests.support.commands import given, modify, pay, place
+from tests.support.events import V1_PLACED
 
 pytestmark = pytest.mark.unit
 

@@ -20,8 +20,8 @@ from ordersource.domain import (
     VersionMismatch,
     evolve,
 )
-from tests.unit.orders import cancel, given, modify, pay, place, ship, when
-from tests.unit.projection_kit import V1_PLACED
+from tests.support.commands import cancel, given, modify, pay, place, ship, when
+from tests.support.events import V1_PLACED
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordersource.domain import DomainError, OrderState, OrderStatus, decide, evolve
-from tests.unit.orders import T0, cancel, modify, new_id, pay, place, ship
+from tests.support.commands import T0, cancel, modify, new_id, pay, place, ship
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from ordersource.views import (
     stats_document,
     to_view,
 )
-from tests.unit.projection_kit import cancelled, lifecycle, placed
+from tests.support.events import cancelled, lifecycle, placed
 
 pytestmark = pytest.mark.unit
 

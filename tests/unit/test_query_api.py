@@ -12,7 +12,7 @@ from ordersource.settings import Settings
 from query_service import orders, timetravel
 from query_service.app import create_app
 from query_service.memory import InMemoryViewStore
-from tests.unit.projection_kit import T0, cancelled, lifecycle, modified, placed
+from tests.support.events import T0, cancelled, lifecycle, modified, placed
 
 pytestmark = pytest.mark.unit
 

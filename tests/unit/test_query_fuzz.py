@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ordersource.settings import Settings
 from query_service.app import create_app
 from query_service.memory import InMemoryViewStore
-from tests.unit.projection_kit import lifecycle
+from tests.support.events import lifecycle
 
 pytestmark = pytest.mark.unit
 

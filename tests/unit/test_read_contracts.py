@@ -30,7 +30,7 @@ from query_service.schemas import (
     ViewBehind,
 )
 from tests.support.contracts import check
-from tests.unit.projection_kit import lifecycle, modified, placed
+from tests.support.events import lifecycle, modified, placed
 
 pytestmark = pytest.mark.unit
 

@@ -17,8 +17,9 @@ from kafka import KafkaProducer
 
 from ordersource.codec import encode_event, event_headers
 from ordersource.domain import Event
+from tests.support.events import T0, modified, paid, placed, shipped
+from tests.support.kafka_infra import KAFKA_BIN
 from tests.support.waiting import wait_until
-from tests.unit.projection_kit import T0, modified, paid, placed, shipped
 
 EVENTS_PER_ORDER = 5
 
@@ -112,3 +113,15 @@ def until_ok(
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{last[0].stdout}\n{last[0].stderr}") from None
     return last[0]
+
+
+def kafka_reset(env: Mapping[str, str], *how: str) -> subprocess.CompletedProcess[str]:
+    """``kafka-consumer-groups --reset-offsets <how> --execute`` on the projector's group."""
+    argv = [
+        str(KAFKA_BIN / "kafka-consumer-groups"),
+        "--bootstrap-server", env["ORDERS_KAFKA_BOOTSTRAP"],
+        "--group", env["ORDERS_PROJECTOR_GROUP"],
+        "--topic", env["ORDERS_EVENTS_TOPIC"],
+        "--reset-offsets", *how, "--execute",
+    ]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)

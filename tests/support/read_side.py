@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from ordersource.codec import encode_event, event_headers
 from ordersource.domain import Event
 from ordersource.settings import Settings
-from projector.verify import Difference, fold_log, verify
+from projector.ops.verify import Difference, fold_log, verify
 from tests.support.waiting import wait_until
 
 _ids = itertools.count()
@@ -87,7 +87,7 @@ def get_json(url: str, **params: Any) -> Any:
 
 
 def wait_verified(env: Mapping[str, str], timeout: float = 60.0) -> None:
-    """Until the Redis views equal the fold of the log (``projector.verify``)."""
+    """Until the Redis views equal the fold of the log (``projector.ops.verify``)."""
     settings = settings_from(env)
     last: list[Difference] = []
 

@@ -87,3 +87,12 @@ def lifecycle(order_id: str, customer_id: str = "c1", at: datetime | None = None
         paid(order_id, 3, 600, at=start + timedelta(seconds=2)),
         shipped(order_id, 4, at=start + timedelta(seconds=3)),
     ]
+
+
+def orders(count: int, prefix: str) -> list[Event]:
+    """``count`` whole lifecycles (place, modify, pay, ship), one second apart, 7 customers."""
+    return [
+        e
+        for i in range(count)
+        for e in lifecycle(f"{prefix}{i}", f"c{i % 7}", at=T0 + timedelta(seconds=i))
+    ]
