@@ -18,6 +18,7 @@ from ordersource import codec
 from ordersource.auth import Role, TokenBook
 from ordersource.connections import redis_options
 from ordersource.metrics import RequestMetrics, process_registry, request_seconds
+from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from ordersource.web import require
 from query_service import orders, problems, projection
@@ -68,8 +69,9 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
             ok = await store.ping()
         except Exception:  # any Redis failure means "not ready", reported, not raised
             ok = False
-        body = {"status": "ok" if ok else "unavailable", "redis": ok}
-        return Response(codec.dumps(body), 200 if ok else 503, media_type="application/json")
+        ready = readiness({"redis": ok}, dependencies=["redis"])
+        body = codec.dumps(ready.body())
+        return Response(body, ready.http_status, media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
