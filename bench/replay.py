@@ -2,7 +2,7 @@
 
 Writes N events (N/5 orders x 5 events, transactional, like the decider) into a fresh
 events topic on ``ORDERS_KAFKA_BOOTSTRAP``, then builds a view generation from it with
-the replay builder (``projector.replay.Builder``: the projector's own batch handler and
+the replay builder (``projector.ops.replay.Builder``: the projector's own batch handler and
 Redis store, fed without Faust) into ``ORDERS_REDIS_URL`` and reports events/s. The
 generation is never made current and is dropped afterwards, and the topic deleted, so
 it is safe next to running services. Settings come from ``ORDERS_*`` like the CLI.
@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from ordersource.codec import encode_event, event_headers
 from ordersource.settings import Settings
 from projector import generations, offsets
-from projector.replay import Builder, tune_gc
+from projector.ops.replay import Builder, tune_gc
 
 TEMPLATE_ID, TEMPLATE_CUSTOMER = "ORDERXXXXXXXX", "CUSTXXXXXXXX"
 

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from command_service.decider.metrics import DeciderMetrics
 from ordersource.metrics import request_seconds
 from ordersource.settings import Settings
-from projector.metrics import ProjectorMetrics
+from projector.core.metrics import ProjectorMetrics
 
 STANDARD_PREFIXES = ("process_", "python_")
 

@@ -20,8 +20,8 @@ import faust
 
 from ordersource.runtime import configure_logging, enable_stack_dumps
 from ordersource.settings import Settings
-from projector.app import create_app
-from projector.topics import ensure_topics
+from projector.runtime.app import create_app
+from projector.runtime.topics import ensure_topics
 
 STOP_GRACE_S = 15.0
 

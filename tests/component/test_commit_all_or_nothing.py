@@ -15,9 +15,9 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 
 from ordersource.codec import encode_event
 from ordersource.keys import ViewKeys
-from projector.handler import decode
-from projector.projection import Incoming, plan_batch
-from projector.store import RedisProjectionStore, split_long_ops
+from projector.core.batch import decode
+from projector.core.plan import Incoming, plan_batch
+from projector.store.redis_store import RedisProjectionStore, split_long_ops
 from tests.support.net import free_port
 from tests.support.redis_infra import RedisBroker
 from tests.unit.projection_kit import lifecycle, modified, placed

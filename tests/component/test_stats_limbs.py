@@ -15,9 +15,9 @@ from ordersource.codec import encode_event
 from ordersource.domain import Event, fold
 from ordersource.domain.types import MAX_ORDER_TOTAL_CENTS
 from ordersource.views import TOTAL_LIMB, stats_document, stats_fields, stats_of, to_view
-from projector.handler import decode
-from projector.projection import Incoming, plan_batch
-from projector.store import RedisProjectionStore
+from projector.core.batch import decode
+from projector.core.plan import Incoming, plan_batch
+from projector.store.redis_store import RedisProjectionStore
 from query_service.store import RedisViewStore
 from tests.unit.projection_kit import T0, cancelled, modified, placed
 

@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 from ordersource.codec import encode_event
 from ordersource.domain import Event
 from ordersource.views import stats_fields
-from projector.handler import decode
-from projector.projection import Incoming, plan_batch
-from projector.store import RedisProjectionStore
+from projector.core.batch import decode
+from projector.core.plan import Incoming, plan_batch
+from projector.store.redis_store import RedisProjectionStore
 from query_service.memory import InMemoryViewStore
 from query_service.store import RedisViewStore, ViewStore
 from tests.unit.projection_kit import T0, cancelled, lifecycle, placed

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ordersource.domain.types import MAX_ORDER_TOTAL_CENTS, MAX_UNIT_PRICE_CENTS
-from projector.verify import fold_log
+from projector.ops.verify import fold_log
 from tests.support.faults import MakeRun, settings_for
 from tests.support.kafka_infra import KafkaBroker
 from tests.support.load import hostile_orders

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ordersource import codec
 from ordersource.codec import UPCASTERS
-from projector.cli import app
+from projector.ops.cli import app
 from tests.integration.projector_kit import append, append_raw, get_json, start_read_side
 from tests.integration.replay_kit import orders_cli
 from tests.unit.projection_kit import placed

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ordersource.settings import Settings
-from projector.verify import Difference, verify
+from projector.ops.verify import Difference, verify
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.history import check
 from tests.support.load import CommandLoad

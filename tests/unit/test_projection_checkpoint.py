@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from ordersource.codec import encode_event
 from ordersource.domain import Event, fold
 from ordersource.views import to_view
-from projector.handler import BatchHandler, decode
-from projector.memory import InMemoryProjectionStore
-from projector.metrics import ProjectorMetrics
-from projector.projection import Incoming, Snapshot, plan_batch
+from projector.core.batch import BatchHandler, decode
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import Incoming, Snapshot, plan_batch
+from projector.store.memory import InMemoryProjectionStore
 from tests.unit.projection_kit import lifecycle, placed
 
 pytestmark = pytest.mark.unit

@@ -9,10 +9,10 @@ import pytest
 from ordersource.codec import encode_event
 from ordersource.domain import Event, fold
 from ordersource.views import to_view
-from projector.handler import BatchHandler
-from projector.memory import InMemoryProjectionStore
-from projector.metrics import ProjectorMetrics
-from projector.projection import Incoming
+from projector.core.batch import BatchHandler
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import Incoming
+from projector.store.memory import InMemoryProjectionStore
 from tests.unit.projection_kit import lifecycle, placed
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,8 @@ import pytest
 from ordersource.codec import decode_event, dumps, encode_event
 from ordersource.domain import Event, fold
 from ordersource.views import to_view
-from projector.handler import decode
-from projector.projection import Incoming, Snapshot, plan_batch
+from projector.core.batch import decode
+from projector.core.plan import Incoming, Snapshot, plan_batch
 from tests.unit.projection_kit import lifecycle, modified, paid, placed
 
 pytestmark = pytest.mark.unit

@@ -14,8 +14,8 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 
 from ordersource.codec import encode_event
 from ordersource.domain import Event
-from projector import handler as handler_module
-from projector.handler import (
+from projector.core import batch as handler_module
+from projector.core.batch import (
     MAX_DELAY_S,
     POISON_AFTER,
     BatchHandler,
@@ -25,9 +25,9 @@ from projector.handler import (
     may_be_a_records_fault,
     run_batch,
 )
-from projector.memory import InMemoryProjectionStore
-from projector.metrics import ProjectorMetrics
-from projector.projection import BatchPlan, Incoming
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import BatchPlan, Incoming
+from projector.store.memory import InMemoryProjectionStore
 from tests.unit.projection_kit import lifecycle, placed
 from tests.unit.test_projection_handler import FakeDeadLetters, FakeRewinder
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projector.offsets import Committed, marker
-from projector.reset import GroupOffsets, detect
+from projector.ops.offsets import Committed, marker
+from projector.runtime.reset import GroupOffsets, detect
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""``projector.stable``: caught up against the last stable offset, probing only a
+"""``projector.runtime.stable``: caught up against the last stable offset, probing only a
 checkpoint below it, once per (checkpoint, LSO)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ordersource.settings import Settings
-from projector.stable import StableEnds
+from projector.runtime.stable import StableEnds
 
 
 class FakeConsumer:

@@ -25,9 +25,9 @@ from ordersource.views import (
     to_view,
     total_limbs,
 )
-from projector.handler import decode
-from projector.plan_ops import plan_ops
-from projector.projection import BatchPlan, Incoming, Snapshot, plan_batch
+from projector.core.batch import decode
+from projector.core.plan import BatchPlan, Incoming, Snapshot, plan_batch
+from projector.core.writes import plan_ops
 from tests.unit.projection_kit import T0, placed
 
 pytestmark = pytest.mark.unit

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from ordersource.codec import encode_event
 from ordersource.domain import Step, evolve, step
 from ordersource.views import to_view
-from projector.handler import decode
-from projector.projection import Incoming, Snapshot, plan_batch
-from projector.verify import fold_values
+from projector.core.batch import decode
+from projector.core.plan import Incoming, Snapshot, plan_batch
+from projector.ops.verify import fold_values
 from tests.unit.projection_kit import lifecycle, modified, placed
 
 pytestmark = pytest.mark.unit

@@ -36,9 +36,9 @@ from redis.exceptions import (
 )
 
 from ordersource.codec import UndecodableEvent, decode_event
-from projector.metrics import ProjectorMetrics
-from projector.projection import Incoming, plan_batch
-from projector.store import ProjectionStore
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import Incoming, plan_batch
+from projector.store.redis_store import ProjectionStore
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 
 from ordersource.connections import aiokafka_options
 from ordersource.settings import Settings
-from projector.projection import Incoming
+from projector.core.plan import Incoming
 
 MAX_RECORDS = 20_000
 

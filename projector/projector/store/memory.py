@@ -12,8 +12,8 @@ from typing import Any
 
 from ordersource import codec
 from ordersource.views import index_score
-from projector.plan_ops import parked_entry
-from projector.projection import BatchPlan, Snapshot
+from projector.core.plan import BatchPlan, Snapshot
+from projector.core.writes import parked_entry
 
 
 class InMemoryProjectionStore:

@@ -12,7 +12,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ordersource.metrics import process_registry
-from projector.projection import BatchPlan
+from projector.core.plan import BatchPlan
 
 
 class ProjectorMetrics:

@@ -31,8 +31,8 @@ from redis.asyncio import Redis
 from ordersource import codec
 from ordersource.keys import CURRENT_GENERATION, GENERATIONS, ViewKeys
 from ordersource.views import rfc3339
-from projector.plan_ops import plan_ops
-from projector.projection import BatchPlan, Snapshot
+from projector.core.plan import BatchPlan, Snapshot
+from projector.core.writes import plan_ops
 
 _COMMIT = """
 local meta, checkpoint = ARGV[1], ARGV[2]

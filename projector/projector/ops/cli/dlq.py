@@ -1,4 +1,4 @@
-"""``orders dlq list`` and ``orders dlq replay`` (see ``projector.dlq`` for the rules)."""
+"""``orders dlq list`` and ``orders dlq replay`` (see ``projector.ops.dlq`` for the rules)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from projector import dlq
-from projector.cli.base import FAILED, console, dlq_app, kafka_admin, settings_of
-from projector.cli.replay import run_blue_green
-from projector.status import dlq_group
+from projector.ops import dlq
+from projector.ops.cli.base import FAILED, console, dlq_app, kafka_admin, settings_of
+from projector.ops.cli.replay import run_blue_green
+from projector.ops.status import dlq_group
 
 
 @dlq_app.command("list")

@@ -1,14 +1,14 @@
 """Lag reporting: how far the applied checkpoint is from the end of each partition.
 
 The end is the partition's last stable offset, read from Kafka for every assigned
-partition — an empty one too (``projector.stable``). Why not simply ``end -
+partition — an empty one too (``projector.runtime.stable``). Why not simply ``end -
 checkpoint``: the events topic is transactional, and every transaction ends with a
 commit marker that takes an offset but is never delivered, so the checkpoint (last
 applied record + 1) stays one or more offsets short of the end even when everything is
 applied. A partition is caught up when every record below the end is applied: the
 checkpoint is the end, or a read_committed probe from the checkpoint finds only markers
 and aborted data up to it. Its lag is then 0, else ``end - checkpoint``. This only
-affects reporting (and when a rebuild switches, ``projector.rebuild``), never where the
+affects reporting (and when a rebuild switches, ``projector.runtime.rebuild``), never where the
 projector resumes.
 """
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from projector.kafka import CheckpointConsumer
-from projector.service import Projection
-from projector.stable import StableEnds
+from projector.runtime.consumer import CheckpointConsumer
+from projector.runtime.service import Projection
+from projector.runtime.stable import StableEnds
 
 
 class ProgressReporter:

@@ -3,18 +3,19 @@
 ``create_app(settings)`` builds everything (no import-time side effects). Faust's job
 here is the consumer group, partition assignment and batching; decoding uses the shared
 codec (``value_serializer="raw"``), folding the shared ``evolve``, and every write is one
-atomic Redis step per batch (see ``projector.store``). ``projector.kafka`` explains the
-two consumer hooks (read_committed, resume from the Redis checkpoint).
+atomic Redis step per batch (see ``projector.store.redis_store``).
+``projector.runtime.consumer`` explains the two consumer hooks (read_committed, resume
+from the Redis checkpoint).
 
 Faust settings that matter: ``topic_allow_declare=False`` (ops create the topics with the
-right retention; ``projector.topics`` checks them before start), no leader topic,
+right retention; ``projector.runtime.topics`` checks them before start), no leader topic,
 ``stream_wait_empty=False`` (a rebalance must not wait for a batch), and offsets committed
 every ``COMMIT_EVERY`` records / second: a crash re-delivers at most that much, which
 the projection skips by checkpoint and by version.
 
 Nothing the projector does raises into Faust (whose supervisor would restart the agent
 and drop the batch in flight, or crash the worker): a batch is retried until it goes
-through (``projector.handler``), the progress timer skips a tick, and /readyz answers
+through (``projector.core.batch``), the progress timer skips a tick, and /readyz answers
 503 with the reason while batches fail. The process never exits by itself.
 """
 
@@ -30,9 +31,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ordersource.connections import faust_credentials
 from ordersource.settings import Settings
-from projector.kafka import ProjectorTransport
-from projector.progress import ProgressReporter
-from projector.service import Projection
+from projector.runtime.consumer import ProjectorTransport
+from projector.runtime.progress import ProgressReporter
+from projector.runtime.service import Projection
 
 log = logging.getLogger(__name__)
 

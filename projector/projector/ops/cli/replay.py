@@ -2,7 +2,7 @@
 
 In place (``--to-earliest | --to-datetime T | --to-offset P:O``): exactly what Kafka's
 ``kafka-consumer-groups --reset-offsets --execute`` does (refused while the group has
-live members); the projector, started again, honours the reset (``projector.reset``).
+live members); the projector, started again, honours the reset (``projector.runtime.reset``).
 ``--blue-green``: builds a new generation here while the projector and the queries
 keep going, then switches. ``--until T``: the log as of T in its own generation.
 """
@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
-from projector import offsets, replay
-from projector.cli.base import REFUSED, app, console, fail, kafka_admin, settings_of
+from projector.ops import offsets, replay
+from projector.ops.cli.base import REFUSED, app, console, fail, kafka_admin, settings_of
 
 
 def parse_time(text: str) -> datetime:

@@ -2,7 +2,7 @@
 
 Blocking kafka-python admin calls (the CLI calls them directly, the projector in a
 thread). The projector commits its offsets with the metadata ``ordersource:gen=<g>``
-(``projector.kafka``); Kafka's ``kafka-consumer-groups --reset-offsets`` and ``orders
+(``projector.runtime.consumer``); Kafka's ``kafka-consumer-groups --reset-offsets`` and ``orders
 replay`` write offsets without it, which is how the projector tells an operator's reset
 from its own progress.
 """

@@ -1,10 +1,10 @@
 """The projector's side of replay: act on an operator's reset, finish its own rebuild.
 
-``honour_reset`` runs on every partition assignment (see ``projector.reset`` for the
+``honour_reset`` runs on every partition assignment (see ``projector.runtime.reset`` for the
 rules). ``finish`` runs after every progress report: once the generation the projector
 rebuilds has caught up on *every* partition of the topic (by the progress reports of
 all instances: every record below the partition's last stable offset applied, see
-``projector.stable``; empty partitions report too), it becomes current atomically and
+``projector.runtime.stable``; empty partitions report too), it becomes current atomically and
 the old one is dropped in the background. No new command is needed for that.
 """
 
@@ -17,12 +17,12 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ordersource import codec, keys
-from projector import generations
-from projector.reset import detect, read_group, unmarked
-from projector.store import RedisProjectionStore
+from projector.runtime.reset import detect, read_group, unmarked
+from projector.store import generations
+from projector.store.redis_store import RedisProjectionStore
 
 if TYPE_CHECKING:
-    from projector.service import Projection
+    from projector.runtime.service import Projection
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The projector at run time: Redis, the store of its generation, and the Faust adapters.
 
-Generation: the projector writes the generation ``projector.generations.target`` names
+Generation: the projector writes the generation ``projector.store.generations.target`` names
 (its own rebuild after an operator reset, else ``views:current``), or a fixed one it
 was created for. It follows that name: the progress timer calls ``follow`` twice a
 second, and when ``views:current`` moved (a blue/green replay switched), it rewinds —
@@ -11,7 +11,7 @@ one generation can never be applied to another (the plan's keys carry the
 generation's prefix, and the commit script checks that generation's checkpoints).
 
 Nothing here raises into Faust: a batch is retried until it goes through
-(``projector.handler.run_batch``), and so is the Redis work of an assignment
+(``projector.core.batch.run_batch``), and so is the Redis work of an assignment
 (``resume_offsets``); meanwhile ``health`` says why on /readyz.
 """
 
@@ -29,14 +29,14 @@ import faust
 from ordersource import keys
 from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
-from projector import generations
-from projector.handler import BatchHandler, Health, Key, run_batch, until_done
-from projector.kafka import CheckpointConsumer
-from projector.metrics import ProjectorMetrics
-from projector.offsets import marker
-from projector.projection import Incoming
-from projector.rebuild import RebuildKeeper
-from projector.store import RedisProjectionStore
+from projector.core.batch import BatchHandler, Health, Key, run_batch, until_done
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import Incoming
+from projector.ops.offsets import marker
+from projector.runtime.consumer import CheckpointConsumer
+from projector.runtime.rebuild import RebuildKeeper
+from projector.store import generations
+from projector.store.redis_store import RedisProjectionStore
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Projection:
         return {tp: stored.get(tp.partition) for tp in assigned}
 
     async def project(self, events: Sequence[faust.types.EventT[Any]]) -> None:
-        """The batch, whatever it takes; never raises (``projector.handler.run_batch``)."""
+        """The batch, whatever it takes; never raises (``projector.core.batch.run_batch``)."""
         sent: set[Key] = set()
         attempt = functools.partial(self._attempt, sent=sent)
         await run_batch(events, attempt, _key, self.health)

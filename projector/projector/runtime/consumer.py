@@ -19,10 +19,10 @@
    as its committed positions, so its ack/commit bookkeeping follows.
 
 3. Marked commits. Faust commits offsets with empty metadata; this thread commits them
-   with ``ordersource:gen=<g>`` (``projector.offsets.marker``). Offsets written by
+   with ``ordersource:gen=<g>`` (``projector.ops.offsets.marker``). Offsets written by
    ``kafka-consumer-groups --reset-offsets`` or ``orders replay`` carry no marker, so on
    the next assignment the projector can tell an operator's reset from its own progress
-   and honour it (``projector.reset``) instead of silently resuming from Redis.
+   and honour it (``projector.runtime.reset``) instead of silently resuming from Redis.
 
 The app installs this transport with ``app.transport = ProjectorTransport(...)``
 (``App.transport`` has a public setter), before anything touches the consumer.
@@ -101,7 +101,7 @@ class CheckpointConsumer(driver.Consumer):
     record's ``since`` is the offset after the previous record read from its partition,
     or the position of the last seek (0 for "from the earliest"). So the projection can
     tell a batch that continues from its checkpoint from one after records that were
-    read but never committed (``projector.projection``).
+    read but never committed (``projector.core.plan``).
     """
 
     seek_epoch = 0

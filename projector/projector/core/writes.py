@@ -13,7 +13,7 @@ from typing import Any
 from ordersource import codec
 from ordersource.keys import ViewKeys
 from ordersource.views import TOTAL_LIMB, index_score, rfc3339, total_limbs
-from projector.projection import BatchPlan, Incoming
+from projector.core.plan import BatchPlan, Incoming
 
 
 def plan_ops(keys: ViewKeys, plan: BatchPlan, now: float) -> list[list[str]]:

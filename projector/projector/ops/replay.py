@@ -1,7 +1,7 @@
 """Building a generation from the log in the CLI process: blue/green and bounded replays.
 
 The same ``BatchHandler`` and ``RedisProjectionStore`` the projector uses, fed by a
-plain batch reader (``projector.logreader``) instead of Faust — several times faster,
+plain batch reader (``projector.ops.logreader``) instead of Faust — several times faster,
 and the live projector keeps serving the current generation meanwhile.
 
 Blue/green: build generation N from the earliest offsets up to the current end of the
@@ -26,12 +26,13 @@ from redis.asyncio import Redis
 
 from ordersource.settings import Settings
 from ordersource.views import rfc3339
-from projector import generations, offsets
-from projector.handler import BatchHandler
-from projector.logreader import LogReader
-from projector.metrics import ProjectorMetrics
-from projector.projection import Incoming
-from projector.store import RedisProjectionStore
+from projector.core.batch import BatchHandler
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import Incoming
+from projector.ops import offsets
+from projector.ops.logreader import LogReader
+from projector.store import generations
+from projector.store.redis_store import RedisProjectionStore
 
 CHUNK = 2000
 """Records per atomic commit: bigger is faster, but Redis runs one script at a time."""

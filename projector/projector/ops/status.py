@@ -14,7 +14,7 @@ from typing import Any
 from ordersource import codec, keys
 from ordersource.connections import redis_client
 from ordersource.settings import Settings
-from projector import offsets
+from projector.ops import offsets
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from projector import status as status_module
-from projector.cli.base import FAILED, app, console, kafka_admin, settings_of
-from projector.verify import Difference, check
+from projector.ops import status as status_module
+from projector.ops.cli.base import FAILED, app, console, kafka_admin, settings_of
+from projector.ops.verify import Difference, check
 
 SHOWN_DIFFERENCES = 50
 
