@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from command_service.api import create_app as command_app
+from command_service.api.app import create_app as command_app
 from ordersource.settings import Settings
 from query_service.app import create_app as query_app
 

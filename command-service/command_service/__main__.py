@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from command_service.api import create_app
+from command_service.api.app import create_app
 from ordersource.runtime import configure_logging
 from ordersource.settings import Settings
 

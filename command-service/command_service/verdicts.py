@@ -1,7 +1,9 @@
 """Verdicts: what the decider tells the command API about one command, by command_id.
 
-A verdict carries the complete HTTP answer (status code and body), so the API only relays
-it and a retried request gets byte-for-byte the original answer.
+A verdict carries the complete HTTP answer (status code and body, made by
+``command_service.api.answers``), so the API only relays it and a retried request gets
+byte-for-byte the original answer. This shape is what ``result:{command_id}`` holds in
+Redis and what ``GET /commands/{id}`` shows: keep it readable across versions.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ordersource import codec
-from ordersource.domain import DomainError
-from ordersource.problems import problem
 
 
 class Verdict(BaseModel):
@@ -29,12 +29,3 @@ class Verdict(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Verdict:
         return cls.model_validate(codec.loads(data))
-
-
-def rejected(command_id: str, error: DomainError) -> Verdict:
-    return Verdict(
-        command_id=command_id,
-        accepted=False,
-        http_status=error.status,
-        body=problem(error.status, error.title, error.detail, command_id=command_id, **error.extra),
-    )

@@ -1,25 +1,35 @@
-"""The decider's book: idempotency by command id and first-writer-wins on versions."""
+"""The decider's book: idempotency by command id and first-writer-wins on versions.
+
+The book answers in domain terms; these tests read its decisions as the command API
+answers them (``answers.verdict``), the status codes being the contract."""
 
 from __future__ import annotations
 
 import pytest
 
+from command_service.api import answers
 from command_service.decider.book import PartitionBook
+from command_service.verdicts import Verdict
 from ordersource import codec
-from ordersource.domain import OrderStatus
+from ordersource.domain import Command, Event, OrderStatus
 from tests.unit.orders import T0, cancel, given, modify, new_id, pay, place
 from tests.unit.projection_kit import V1_PLACED
 
 pytestmark = pytest.mark.unit
 
 
+def judge(book: PartitionBook, command: Command) -> tuple[list[Event], Verdict]:
+    events, decision = book.judge(command, now=T0, new_id=new_id)
+    return events, answers.verdict(command.command_id, decision)
+
+
 def test_a_retried_command_gets_the_original_verdict_and_no_events() -> None:
     book = PartitionBook(0)
     command = place(request_hash="h1")
-    events, first = book.judge(command, now=T0, new_id=new_id)
+    events, first = judge(book, command)
     assert len(events) == 1
     assert first.http_status == 201
-    again, second = book.judge(command, now=T0, new_id=new_id)
+    again, second = judge(book, command)
     assert again == []
     assert second == first
 
@@ -27,9 +37,9 @@ def test_a_retried_command_gets_the_original_verdict_and_no_events() -> None:
 def test_same_command_id_with_another_request_is_refused() -> None:
     book = PartitionBook(0)
     command = place(request_hash="h1")
-    book.judge(command, now=T0, new_id=new_id)
+    judge(book, command)
     other = command.model_copy(update={"request_hash": "h2"})
-    events, verdict = book.judge(other, now=T0, new_id=new_id)
+    events, verdict = judge(book, other)
     assert events == []
     assert verdict.http_status == 422
 
@@ -40,11 +50,11 @@ def test_rebuilt_book_remembers_commands_from_the_log() -> None:
     book = PartitionBook(0)
     for event in events:
         book.apply(event, None)
-    again, verdict = book.judge(command, now=T0, new_id=new_id)
+    again, verdict = judge(book, command)
     assert again == []
     assert verdict.body["version"] == 2
     assert verdict.http_status == 200
-    assert [v.command_id for v in book.recent_verdicts()] == [e.command_id for e in events]
+    assert [cid for cid, _ in book.recent_outcomes()] == [e.command_id for e in events]
 
 
 def test_a_duplicate_version_in_the_log_loses() -> None:
@@ -59,7 +69,7 @@ def test_a_duplicate_version_in_the_log_loses() -> None:
 
 def test_rejections_write_nothing() -> None:
     book = PartitionBook(0)
-    events, verdict = book.judge(modify({"sku": "a", "quantity": 1}), now=T0, new_id=new_id)
+    events, verdict = judge(book, modify({"sku": "a", "quantity": 1}))
     assert events == []
     assert verdict.http_status == 404
     assert verdict.body["status"] == 404
@@ -68,9 +78,9 @@ def test_rejections_write_nothing() -> None:
 
 def test_a_refused_rule_names_the_current_status_and_version() -> None:
     book = PartitionBook(0)
-    book.judge(place(qty=5, price=120), now=T0, new_id=new_id)
+    judge(book, place(qty=5, price=120))
     stale = modify({"sku": "apple", "quantity": 6}, expected_version=3)
-    _, verdict = book.judge(stale, now=T0, new_id=new_id)
+    _, verdict = judge(book, stale)
     assert verdict.http_status == 412
     assert verdict.body["status"] == 412
     assert verdict.body["order_status"] == "placed"
@@ -81,21 +91,21 @@ def test_the_dedup_window_forgets_the_oldest_commands_only() -> None:
     book = PartitionBook(0, dedup_window=2)
     first, second, third = place("w-1"), place("w-2"), place("w-3")
     for command in (first, second, third):
-        book.judge(command, now=T0, new_id=new_id)
+        judge(book, command)
     # The oldest is forgotten: a retry of it is judged again (and refused as a duplicate).
-    _, again = book.judge(first, now=T0, new_id=new_id)
+    _, again = judge(book, first)
     assert again.http_status == 409
-    _, remembered = book.judge(third, now=T0, new_id=new_id)
+    _, remembered = judge(book, third)
     assert remembered.http_status == 201
 
 
 def test_closed_orders_keep_status_and_version_but_not_their_lines() -> None:
     book = PartitionBook(0)
     for command in (place(qty=1, price=10), cancel()):
-        book.judge(command, now=T0, new_id=new_id)
+        judge(book, command)
     assert "o1" not in book.orders
     assert book.closed["o1"] == (OrderStatus.CANCELLED, 2)
-    _, refused = book.judge(pay(10), now=T0, new_id=new_id)
+    _, refused = judge(book, pay(10))
     assert (refused.http_status, refused.body["order_status"]) == (409, "cancelled")
 
 
@@ -103,7 +113,7 @@ def test_an_order_placed_before_channels_is_read_and_decided_on() -> None:
     book = PartitionBook(0)
     book.apply(codec.decode_event(V1_PLACED), None)  # OrderPlaced v1, as catch-up reads it
     assert book.orders["old-1"].channel == "unknown"
-    events, verdict = book.judge(pay(240, order_id="old-1"), now=T0, new_id=new_id)
+    events, verdict = judge(book, pay(240, order_id="old-1"))
     assert [e.version for e in events] == [2]
     assert verdict.http_status == 200
     assert verdict.body["status"] == "paid"

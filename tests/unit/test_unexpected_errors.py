@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from command_service.api import create_app as command_app
+from command_service.api.app import create_app as command_app
 from command_service.api.routes import gateway
 from ordersource.settings import Settings
 from query_service.app import create_app as query_app

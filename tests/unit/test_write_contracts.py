@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka.errors import KafkaTimeoutError
 
-from command_service.api import create_app
+from command_service.api import answers
+from command_service.api.app import create_app
 from command_service.api.gateway import CommandGateway
 from command_service.api.schemas import CommandStatus, OrderAccepted, PendingCommand, Rejection
 from command_service.decider.book import PartitionBook
@@ -68,8 +69,8 @@ class InstantDecider:
         self.decide(command)
 
     def decide(self, command: Command) -> None:
-        _, verdict = self.book.judge(command, now=datetime.now(UTC), new_id=new_id)
-        self.verdicts[command.command_id] = verdict
+        _, decision = self.book.judge(command, now=datetime.now(UTC), new_id=new_id)
+        self.verdicts[command.command_id] = answers.verdict(command.command_id, decision)
 
     def expect(self, command_id: str) -> None:
         self.waiting[command_id] = None

@@ -1,5 +1,6 @@
 """A partition's book: every order of one partition folded from the log, and what each
-command already caused. Pure — the worker feeds it events and asks it to judge commands.
+command already caused. Pure — its writer feeds it events and asks it to judge commands;
+it answers in domain terms (an ``Outcome`` or a ``DomainError``), never in HTTP ones.
 
 The book is rebuilt from ``orders.events`` on assignment, so idempotency (command_id ->
 outcome) is as durable as the log itself.
@@ -14,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from command_service import verdicts
-from command_service.verdicts import Verdict
 from ordersource.domain import (
     Command,
     DomainError,
@@ -51,16 +50,12 @@ class Outcome:
     request_hash: str | None
     created: bool
 
-    def verdict(self, command_id: str) -> Verdict:
-        body = {
-            "order_id": self.order_id,
-            "version": self.version,
-            "status": self.status,
-            "event_ids": [unpack(e) for e in self.event_ids],
-            "command_id": command_id,
-        }
-        status = 201 if self.created else 200
-        return Verdict(command_id=command_id, accepted=True, http_status=status, body=body)
+    def event_id_strings(self) -> list[str]:
+        return [unpack(e) for e in self.event_ids]
+
+
+Decision = Outcome | DomainError
+"""How the book judged a command: what it did, or why it was refused."""
 
 
 CLOSED = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
@@ -126,29 +121,30 @@ class PartitionBook:
 
     def judge(
         self, command: Command, *, now: datetime, new_id: Callable[[], str]
-    ) -> tuple[list[Event], Verdict]:
+    ) -> tuple[list[Event], Decision]:
         """Decide ``command``; accepted events are applied to the book at once (tentatively:
-        the worker throws the book away if the transaction that writes them fails)."""
+        the writer throws the book away if the transaction that writes them fails). A
+        command the book has seen gets its original outcome again, and no events."""
         seen = self.outcomes.get(pack(command.command_id))
         if seen is not None:
             if seen.request_hash != command.request_hash:
-                error = InvalidCommand(
+                return [], InvalidCommand(
                     "this Idempotency-Key was already used with a different request"
                 )
-                return [], verdicts.rejected(command.command_id, error)
-            return [], seen.verdict(command.command_id)
+            return [], seen
         try:
             events = decide(command, self.state_of(command.order_id), now=now, new_id=new_id)
         except DomainError as error:
-            return [], verdicts.rejected(command.command_id, error)
+            return [], error
         for event in events:
             self.apply(event, command.request_hash)
-        outcome = self.outcomes[pack(command.command_id)]
-        return events, outcome.verdict(command.command_id)
+        return events, self.outcomes[pack(command.command_id)]
 
-    def recent_verdicts(self) -> list[Verdict]:
+    def recent_outcomes(self) -> list[tuple[str, Outcome]]:
+        """The most recent commands' outcomes (up to ``RECENT``), by command id, oldest
+        first: re-announced after a rebuild or when Redis comes back."""
         recent = [cid for cid in dict.fromkeys(self.recent) if cid in self.outcomes]
-        return [self.outcomes[cid].verdict(unpack(cid)) for cid in recent]
+        return [(unpack(cid), self.outcomes[cid]) for cid in recent]
 
 
 def pack(identifier: str) -> bytes | str:

@@ -24,11 +24,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
+from command_service.api import answers
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
 from command_service.decider.courier import VerdictCourier
-from command_service.verdicts import Verdict, rejected
+from command_service.verdicts import Verdict
 from ordersource import codec
 from ordersource.domain import InvalidCommand
 from ordersource.ids import new_id
@@ -152,7 +153,7 @@ class PartitionWriter(threading.Thread):
         finally:
             reader.close()
         metrics.CATCHUP_EVENTS.inc(events)
-        self._announce(self.book.recent_verdicts(), only_missing=True)
+        self._announce(self._recent_verdicts(), only_missing=True)
 
     def _decide(self, batch: list[Delivery]) -> None:
         records = [record for delivery in batch for record in delivery.records]
@@ -194,13 +195,14 @@ class PartitionWriter(threading.Thread):
             command = codec.decode_command(value)
         except codec.UndecodableCommand as exc:
             log.error("undecodable command on partition %d: %s", self.tp.partition, exc)
-            return rejected("unknown", InvalidCommand(str(exc))), None
+            return answers.refused("unknown", InvalidCommand(str(exc))), None
         try:
-            events, verdict = self.book.judge(command, now=self.clock(), new_id=new_id)
+            events, decision = self.book.judge(command, now=self.clock(), new_id=new_id)
         except Exception:  # a bug must not wedge the partition behind one command
             log.exception("could not decide command %s", command.command_id)
             error = InvalidCommand("the command could not be decided")
-            return rejected(command.command_id, error), None
+            return answers.refused(command.command_id, error), None
+        verdict = answers.verdict(command.command_id, decision)
         sent = None
         for event in events:
             headers = codec.event_headers(event)
@@ -234,6 +236,9 @@ class PartitionWriter(threading.Thread):
         # loop, and the courier retries until Redis is back (``courier.py``).
         self.courier.announce(verdicts, only_missing=only_missing)
 
+    def _recent_verdicts(self) -> list[Verdict]:
+        return [answers.accepted(cid, o) for cid, o in self.book.recent_outcomes()]
+
     def _reannounce_if_redis_returned(self) -> None:
         """Redis came back after trouble (maybe empty): announce the book's recent
         verdicts again (``SET NX``). Between batches, so the book holds no tentative
@@ -241,4 +246,4 @@ class PartitionWriter(threading.Thread):
         returns = self.courier.returned
         if returns != self.redis_returns:
             self.redis_returns = returns
-            self._announce(self.book.recent_verdicts(), only_missing=True)
+            self._announce(self._recent_verdicts(), only_missing=True)

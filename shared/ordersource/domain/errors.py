@@ -1,4 +1,10 @@
-"""Why a command was refused. The HTTP layer maps ``status`` onto the response code."""
+"""Why a command was refused: one exception class per kind of refusal.
+
+The class is the reason; ``detail`` says what went wrong for this command and ``extra``
+carries facts a client can act on (the order's current status and version). Nothing here
+knows HTTP: the command API maps each class onto a status code and a problem title at
+its edge (``command_service.api.answers``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,7 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """A refused command. ``status`` follows the command API contract (404/409/412/422)."""
-
-    status = 409
-    title = "Business rule violated"
+    """A refused command (a business rule, by default)."""
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -18,25 +21,20 @@ class DomainError(Exception):
 
 
 class OrderNotFound(DomainError):
-    status = 404
-    title = "Order not found"
+    """The command is about an order that does not exist."""
 
 
 class OrderAlreadyExists(DomainError):
-    status = 409
-    title = "Order already exists"
+    """A PlaceOrder for an order id that is taken."""
 
 
 class RuleViolated(DomainError):
-    status = 409
-    title = "Business rule violated"
+    """The order's status does not allow the command (e.g. paying a cancelled order)."""
 
 
 class VersionMismatch(DomainError):
-    status = 412
-    title = "Order is not at the expected version"
+    """The order is not at the version the command expected (If-Match)."""
 
 
 class InvalidCommand(DomainError):
-    status = 422
-    title = "Invalid command"
+    """The command cannot be carried out as given (amounts, lines, a reused request)."""

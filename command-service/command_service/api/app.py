@@ -1,0 +1,92 @@
+"""The command API's app factory: middleware, access control, routes, health and metrics.
+
+``create_app(settings)`` builds the app; its lifespan builds the process's clients (one
+Redis pool, one command producer, one verdict waiter) and closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from command_service.api.commandlog import CommandLog
+from command_service.api.gateway import CommandGateway
+from command_service.api.limits import BodyGuard
+from command_service.api.routes import router
+from command_service.api.waiter import VerdictWaiter
+from ordersource.auth import Role, TokenBook
+from ordersource.connections import redis_options
+from ordersource.metrics import RequestMetrics, process_registry, request_seconds
+from ordersource.settings import Settings
+from ordersource.web import install_problem_handlers, require
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A blocking pool: under a burst, requests wait briefly for a connection instead
+        # of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=64,
+            timeout=2,
+            socket_timeout=2,
+            **redis_options(settings),
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        commands = CommandLog(settings)
+        waiter = VerdictWaiter(client)
+        await waiter.start()
+        app.state.gateway = CommandGateway(settings, client, commands, waiter)
+        try:
+            yield
+        finally:
+            await waiter.stop()
+            commands.close()
+            await client.aclose()
+
+    app = FastAPI(
+        title="Ordersource command API",
+        version="0.1.0",
+        description="Place and change orders. Every change becomes an event in the log.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    registry = process_registry()  # outermost: 413/415/431 answers are measured too
+    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "command_api"))
+    install_problem_handlers(app)
+    writers = require(TokenBook(settings.auth_tokens), Role.WRITER)
+    app.include_router(router, dependencies=[Depends(writers)])
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        gateway: CommandGateway = request.app.state.gateway
+        checks = {
+            "redis": await _redis_ok(gateway.redis),
+            "kafka": await gateway.commands.ready(),
+            "verdicts": gateway.waiter.subscribed.is_set(),
+        }
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _redis_ok(client: aioredis.Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except aioredis.RedisError:
+        return False
