@@ -3,7 +3,8 @@ the time per transaction (begin, send, offsets, commit) for several ``retry_back
 
 The broker answers a transaction that starts right after the previous commit with
 CONCURRENT_TRANSACTIONS while it still writes that commit's markers; kafka-python sleeps
-``retry_backoff_ms`` before retrying. The decider uses 10 ms (``TXN_RETRY_BACKOFF_MS``).
+``retry_backoff_ms`` before retrying. The decider uses 10 ms (``TXN_RETRY_BACKOFF_MS``
+in ``command_service.decider.clients``).
 Needs a running broker (``make start-kafka``):
 
     python -m bench.txn --bootstrap 127.0.0.1:9092 --backoff 100 20 10 5

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from command_service.decider.worker import Decider
+from command_service.decider.loop import Decider
 from ordersource import codec
 from ordersource.settings import Settings
 from tests.support.commands import modify, place

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from kafka import TopicPartition
 
-from command_service.decider.worker import Decider, _Listener
+from command_service.decider.loop import Decider, _Listener
 
 
 class Writer(SimpleNamespace):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from command_service.decider.clients import DeciderClients
+from command_service.decider.loop import Decider
 from command_service.decider.ops import serve_ops
-from command_service.decider.worker import Decider
 from ordersource.runtime import configure_logging, on_termination
 from ordersource.settings import Settings
 
@@ -13,7 +14,7 @@ from ordersource.settings import Settings
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, "decider")
-    decider = Decider(settings)
+    decider = Decider(settings, DeciderClients(settings))
     on_termination(decider.stop)
     server = serve_ops(settings.decider_host, settings.decider_port, decider.readiness)
     try:

@@ -6,9 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
+from command_service.decider import records
 from command_service.decider.book import PartitionBook
+from command_service.decider.ports import EventReader
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.domain import FoldError
 
@@ -16,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def catch_up(
-    reader: KafkaConsumer,
+    reader: EventReader,
     topic: str,
     book: PartitionBook,
     stop: Callable[[], bool] = lambda: False,
@@ -39,7 +41,7 @@ def catch_up(
             book.next_offset = record.offset + 1
             try:
                 event = decode_event(record.value)
-                book.apply(event, _header(record.headers, "request_hash"))
+                book.apply(event, records.request_hash(record.headers))
             except (UndecodableEvent, FoldError) as exc:
                 # The projector dead-letters these; the decider must not stall on them.
                 book.skipped += 1
@@ -56,10 +58,3 @@ def catch_up(
             count / elapsed if elapsed else 0.0,
         )
     return count
-
-
-def _header(headers: list[tuple[str, bytes]] | None, name: str) -> str | None:
-    for key, value in headers or ():
-        if key == name:
-            return value.decode()
-    return None

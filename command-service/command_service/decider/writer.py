@@ -1,4 +1,5 @@
-"""One partition's writer: a thread with its own transactional producer and book.
+"""One partition's writer: a thread that decides its partition's commands in Kafka
+transactions, with its own transactional producer and its own book.
 
 Each partition of ``orders.commands`` gets a writer whose ``transactional.id`` names the
 partition (``{group}-p{n}``). Two fences protect the log from a stale owner (a "zombie"):
@@ -7,6 +8,9 @@ owner's producer is fenced; and every transaction carries the consumer-group gen
 it was assigned under (``send_offsets_to_transaction`` with the group metadata, KIP-447),
 so a member that has left the group cannot commit. Partitions commit in parallel, so one
 slow transaction never holds up the others.
+
+The writer is handed its clients (``ports.WriterClients``, built in ``clients.py``) and
+its outbox (the courier): the tests drive it with fakes.
 """
 
 from __future__ import annotations
@@ -20,15 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from command_service.api import answers
-from command_service.decider import metrics
+from command_service.decider import metrics, records
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
-from command_service.decider.courier import VerdictCourier
+from command_service.decider.ports import Outbox, SentRecord, TransactionalProducer, WriterClients
 from command_service.verdicts import Verdict
 from ordersource import codec
 from ordersource.domain import InvalidCommand
@@ -36,13 +40,6 @@ from ordersource.ids import new_id
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TXN_RETRY_BACKOFF_MS = 10
-"""Back-to-back transactions: the broker answers the next one's AddPartitionsToTxn with
-CONCURRENT_TRANSACTIONS while it still writes the previous one's markers, and
-kafka-python 3.0.12 sleeps its whole ``retry_backoff_ms`` (100 ms by default) before each
-retry — the Java client waits 20 ms there. Measured on loopback, one writer committing
-back to back: p50/p90/p99 per transaction 14/209/217 ms at 100 ms, 10/24/38 ms at 10 ms."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,15 @@ class PartitionWriter(threading.Thread):
         tp: TopicPartition,
         book: PartitionBook,
         settings: Settings,
-        kafka: dict[str, Any],
-        courier: VerdictCourier,
+        clients: WriterClients,
+        outbox: Outbox,
         clock: Callable[[], datetime],
     ) -> None:
         super().__init__(name=f"writer-{tp.partition}", daemon=True)
         self.tp, self.book, self.settings, self.clock = tp, book, settings, clock
-        self.courier = courier
-        self.redis_returns = courier.returned  # re-announce when Redis is back after this
+        self.clients = clients
+        self.outbox = outbox
+        self.redis_returns = outbox.returned  # re-announce when Redis is back after this
         self.inbox: queue.Queue[Delivery] = queue.Queue()
         self.epoch = 0  # bumped by the consumer thread after it re-seeks this partition
         self.needs_seek = threading.Event()
@@ -81,33 +79,24 @@ class PartitionWriter(threading.Thread):
         self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
         self.in_transaction = False  # the book holds tentative state while this is True
         self.transaction_started = 0.0  # time.monotonic() when the current one began
-        self.kafka = kafka
-        self.producer: KafkaProducer  # made in run(): its bootstrap blocks (see there)
+        self.producer: TransactionalProducer  # made in run(): its bootstrap blocks (see there)
 
     def run(self) -> None:
         # The producer is made here, not by the consumer thread: its constructor connects
         # and can block, and the consumer thread must keep polling (and the consumer's IO
         # thread heartbeating) meanwhile.
         try:
-            self.producer = KafkaProducer(
-                **self.kafka,
-                transactional_id=f"{self.settings.decider_group}-p{self.tp.partition}",
-                transaction_timeout_ms=self.settings.decider_transaction_timeout_ms,
-                acks="all",
-                retry_backoff_ms=TXN_RETRY_BACKOFF_MS,
-            )
+            self.producer = self.clients.producer_for(self.tp.partition)
         except Exception:
             log.exception("partition %d: cannot create the producer", self.tp.partition)
             return
         try:
-            self.producer.init_transactions()  # fences whoever wrote this partition before
-            self._catch_up()
-            self.caught_up.set()
+            self.open()
             while not self.stopping.is_set():
                 self._reannounce_if_redis_returned()
                 batch = self._next_batch()
                 if batch:
-                    self._decide(batch)
+                    self.decide(batch)
         except ProducerFencedError:
             log.warning("partition %d: fenced by a newer writer; stopping", self.tp.partition)
             self.refused += 1
@@ -115,6 +104,12 @@ class PartitionWriter(threading.Thread):
             log.exception("partition %d writer failed", self.tp.partition)
         finally:
             self.producer.close(timeout=5)
+
+    def open(self) -> None:
+        """Fence whoever wrote this partition before, then catch the book up."""
+        self.producer.init_transactions()
+        self.catch_up()
+        self.caught_up.set()
 
     def stuck(self, limit_s: float) -> bool:
         """In one transaction for longer than ``limit_s``: kafka-python's transactional
@@ -137,14 +132,10 @@ class PartitionWriter(threading.Thread):
             return []
         return [d for d in batch if d.epoch == self.epoch]
 
-    def _catch_up(self) -> None:
-        # A reader only for the catch-up: an idle client would keep a network thread busy.
-        reader = KafkaConsumer(
-            **self.kafka,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
+    def catch_up(self) -> None:
+        """Fold what the log holds past the book's offset, then re-announce the book's
+        recent verdicts (``SET NX``: answers a crash may have lost)."""
+        reader = self.clients.event_reader()
         try:
             with metrics.CATCHUP_SECONDS.time():
                 events = catch_up(
@@ -155,21 +146,23 @@ class PartitionWriter(threading.Thread):
         metrics.CATCHUP_EVENTS.inc(events)
         self._announce(self._recent_verdicts(), only_missing=True)
 
-    def _decide(self, batch: list[Delivery]) -> None:
-        records = [record for delivery in batch for record in delivery.records]
+    def decide(self, batch: list[Delivery]) -> None:
+        """One transaction: judge every record, send the events and the consumed offsets,
+        commit; then announce the verdicts. Anything the broker refuses rolls back."""
+        consumed = [record for delivery in batch for record in delivery.records]
         verdicts: list[Verdict] = []
-        last_sent = None
+        last_sent: SentRecord | None = None
         self.transaction_started = time.monotonic()
         self.in_transaction = True
         try:
             self.producer.begin_transaction()
-            for record in records:
+            for record in consumed:
                 verdict, sent = self._judge(record.value)
                 verdicts.append(verdict)
                 last_sent = sent or last_sent
             if self.stopping.is_set():
                 raise Abandoned
-            offset = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            offset = OffsetAndMetadata(consumed[-1].offset + 1, "", -1)
             self.producer.send_offsets_to_transaction({self.tp: offset}, batch[-1].group)
             with metrics.COMMIT_SECONDS.time():
                 self.producer.commit_transaction()
@@ -177,8 +170,7 @@ class PartitionWriter(threading.Thread):
                 # Our own events are in the book already; later catch-ups start after them.
                 self.book.next_offset = last_sent.get().offset + 1
         except ProducerFencedError:
-            # Nothing of this batch is committed: the book must not be reused as it is.
-            self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
+            self._forget_tentative()  # nothing of this batch is committed
             raise
         except (KafkaError, Abandoned) as exc:
             self._roll_back(exc)
@@ -189,10 +181,10 @@ class PartitionWriter(threading.Thread):
             metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
         self._announce(verdicts)
 
-    def _judge(self, value: bytes | None) -> tuple[Verdict, Any]:
+    def _judge(self, value: bytes | None) -> tuple[Verdict, SentRecord | None]:
         """Judge one command record; returns its verdict and the future of its last event."""
         try:
-            command = codec.decode_command(value)
+            command = records.decode_command(value)
         except codec.UndecodableCommand as exc:
             log.error("undecodable command on partition %d: %s", self.tp.partition, exc)
             return answers.refused("unknown", InvalidCommand(str(exc))), None
@@ -202,26 +194,28 @@ class PartitionWriter(threading.Thread):
             log.exception("could not decide command %s", command.command_id)
             error = InvalidCommand("the command could not be decided")
             return answers.refused(command.command_id, error), None
-        verdict = answers.verdict(command.command_id, decision)
         sent = None
         for event in events:
-            headers = codec.event_headers(event)
-            if command.request_hash:
-                headers.append(("request_hash", command.request_hash.encode()))
+            record = records.event_record(event, command.request_hash, self.tp.partition)
             sent = self.producer.send(
                 self.settings.events_topic,
-                key=event.order_id.encode(),
-                value=codec.encode_event(event),
-                headers=headers,
-                partition=self.tp.partition,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+                partition=record.partition,
             )
-        return verdict, sent
+        return answers.verdict(command.command_id, decision), sent
+
+    def _forget_tentative(self) -> None:
+        """Throw the book away: it holds the events of a transaction that did not commit.
+        The next catch-up rebuilds it from the log."""
+        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
 
     def _roll_back(self, cause: BaseException) -> None:
         """Forget the tentative state, re-read the log, have the consumer re-seek."""
         self.refused += 1
         log.warning("partition %d: transaction refused (%r); rolled back", self.tp.partition, cause)
-        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
+        self._forget_tentative()
         try:
             self.producer.abort_transaction()
         except KafkaError as exc:
@@ -229,12 +223,12 @@ class PartitionWriter(threading.Thread):
         if self.stopping.is_set():
             return
         self.needs_seek.set()  # the consumer thread re-seeks to the committed offset
-        self._catch_up()
+        self.catch_up()
 
     def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
         # Handed to the courier's thread: Redis being slow or away never holds up this
         # loop, and the courier retries until Redis is back (``courier.py``).
-        self.courier.announce(verdicts, only_missing=only_missing)
+        self.outbox.announce(verdicts, only_missing=only_missing)
 
     def _recent_verdicts(self) -> list[Verdict]:
         return [answers.accepted(cid, o) for cid, o in self.book.recent_outcomes()]
@@ -243,7 +237,7 @@ class PartitionWriter(threading.Thread):
         """Redis came back after trouble (maybe empty): announce the book's recent
         verdicts again (``SET NX``). Between batches, so the book holds no tentative
         state, and on this thread, the only one that touches the book."""
-        returns = self.courier.returned
+        returns = self.outbox.returned
         if returns != self.redis_returns:
             self.redis_returns = returns
             self._announce(self._recent_verdicts(), only_missing=True)

@@ -1,10 +1,12 @@
-"""The decider: consumes ``orders.commands`` in a consumer group and hands each partition's
-commands to that partition's writer (``partition.py``), which judges them and writes the
-events and the consumed offsets in ONE Kafka transaction, then announces the verdicts.
+"""The decider's poll loop: consumes ``orders.commands`` in a consumer group and hands each
+partition's commands to that partition's writer (``writer.py``), which judges them and
+writes the events and the consumed offsets in ONE Kafka transaction, then announces the
+verdicts.
 
 The group gives each partition one owner; the writers' transactions make a stale owner
-harmless (see ``partition.py``). Verdicts go out only after the commit, so a 2xx always
+harmless (see ``writer.py``). Verdicts go out only after the commit, so a 2xx always
 means "in the log". This thread is the only user of the consumer (it is not thread-safe).
+The process's clients come from ``clients.py``, built once and passed in.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from command_service.decider import metrics, rejoin
 from command_service.decider.book import PartitionBook
+from command_service.decider.clients import DeciderClients
 from command_service.decider.courier import VerdictCourier
-from command_service.decider.partition import Delivery, PartitionWriter
-from ordersource.connections import kafka_options, redis_client
+from command_service.decider.writer import Delivery, PartitionWriter
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,31 +38,28 @@ REVOKE_WAIT_S = 5.0
 
 
 class Decider:
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: DeciderClients | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clients``: the process's clients (``DeciderClients(settings)`` when not given)."""
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.clients = clients or DeciderClients(settings)
         self.books: dict[int, PartitionBook] = {}
         self.writers: dict[int, PartitionWriter] = {}
         self.retired: list[PartitionWriter] = []
         # Rebalance news from the consumer's IO thread, acted on by the poll loop.
         self.rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self.stopping = threading.Event()
-        self.kafka = {**kafka_options(settings), "client_id": "orders-decider"}
-        self.consumer = KafkaConsumer(
-            **self.kafka,
-            group_id=settings.decider_group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=500,
-            session_timeout_ms=settings.decider_session_timeout_ms,
-            heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
-            max_poll_interval_ms=settings.decider_max_poll_interval_ms,
-        )
-        # Only the courier's thread uses it: a paused Redis costs it 2 s per attempt.
-        self.redis = redis_client(settings, timeout_s=2)
+        self.consumer = self.clients.consumer
         self.courier = VerdictCourier(
-            self.redis, settings.command_result_ttl_s, settings.decider_undelivered_verdicts_max
+            self.clients.redis,
+            settings.command_result_ttl_s,
+            settings.decider_undelivered_verdicts_max,
         )
 
     @property
@@ -163,7 +162,7 @@ class Decider:
         return PartitionBook(partition, self.settings.decider_dedup_window)
 
     def _start(self, tp: TopicPartition, book: PartitionBook) -> PartitionWriter:
-        writer = PartitionWriter(tp, book, self.settings, self.kafka, self.courier, self.clock)
+        writer = PartitionWriter(tp, book, self.settings, self.clients, self.courier, self.clock)
         self.writers[tp.partition] = writer
         writer.start()
         return writer
@@ -173,9 +172,9 @@ class Decider:
 
     def close(self) -> None:
         self._stop_writers(list(self.writers))
-        self.consumer.close(autocommit=False)
+        self.consumer.close(autocommit=False)  # leave the group: the partitions move on
         self.courier.stop()  # after the writers: their last verdicts get a chance
-        self.redis.close()
+        self.clients.redis.close()
 
     # -- assignment (queued by the listener, acted on in this thread) ------------------
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
