@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from ordersource.codec import encode_event
 from ordersource.domain import fold
 from ordersource.views import to_view
-from projector.core.batch import decode
+from projector.core.batch import ProjectionStore, decode
 from projector.core.plan import Incoming, plan_batch
 from projector.store.memory import InMemoryProjectionStore
-from projector.store.redis_store import ProjectionStore, RedisProjectionStore
+from projector.store.redis_store import RedisProjectionStore
 from tests.unit.projection_kit import lifecycle, paid, placed
 
 pytestmark = pytest.mark.component

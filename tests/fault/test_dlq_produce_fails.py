@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from projector.runtime.service import DLQ_SEND_TIMEOUT_S
+from projector.runtime.deadletters import DLQ_SEND_TIMEOUT_S
 from tests.integration.projector_kit import read_topic
 from tests.support.faults import MakeRun
 from tests.support.kafka_infra import KafkaBroker

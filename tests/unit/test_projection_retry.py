@@ -15,18 +15,16 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from ordersource.codec import encode_event
 from ordersource.domain import Event
 from projector.core import batch as handler_module
-from projector.core.batch import (
+from projector.core.batch import BatchHandler, Key, StoreKeepsMoving
+from projector.core.metrics import ProjectorMetrics
+from projector.core.plan import BatchPlan, Incoming
+from projector.core.retry import (
     MAX_DELAY_S,
     POISON_AFTER,
-    BatchHandler,
     Health,
-    Key,
-    StoreKeepsMoving,
     may_be_a_records_fault,
     run_batch,
 )
-from projector.core.metrics import ProjectorMetrics
-from projector.core.plan import BatchPlan, Incoming
 from projector.store.memory import InMemoryProjectionStore
 from tests.unit.projection_kit import lifecycle, placed
 from tests.unit.test_projection_handler import FakeDeadLetters, FakeRewinder

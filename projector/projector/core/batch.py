@@ -1,51 +1,28 @@
 """One batch, end to end: decode, load, plan, dead-letter, commit, account.
 
-Free of Faust so it can be tested with fakes: Kafka is reached only through the two
-small ports below. Ordering matters for G5/G6: dead letters are produced (and
-acknowledged by Kafka) *before* the commit that moves the checkpoint past them, so a
-crash in between re-sends a dead letter rather than losing one.
-
-Failure model (``run_batch``): an attempt that raises commits nothing (the commit is one
-all-or-nothing script), so the same batch is simply tried again, with back-off, for as
-long as it takes — Redis refusing writes (OOM, READONLY), not answering, a DLQ produce
-failing, the store moving under the batch. Nothing escapes to Faust: its supervisor
-would restart the agent and drop the batch in flight. While it fails, ``Health`` says
-why (/readyz, ``orders_projector_ready``, ``orders_projector_batch_failures_total``) and
-the failure is logged once per streak. An error that may belong to one record (a
-refusal by the commit script, a data error while planning) is given ``POISON_AFTER``
-attempts; then the batch is committed one record at a time, and a record that fails
-alone that often goes to the DLQ with the error as its reason (G6).
+Free of Faust and of any client library so it can be tested with fakes: the store, the
+DLQ and the rewind are reached only through the small ports below (the Redis store, the
+Faust producer and the Faust consumer's seeks implement them in the live process; the
+replay builder of ``orders replay`` has its own). Ordering matters for G5/G6: dead
+letters are produced (and acknowledged by Kafka) *before* the commit that moves the
+checkpoint past them, so a crash in between re-sends a dead letter rather than losing
+one. What happens when an attempt fails is ``projector.core.retry``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from functools import partial
-from typing import Protocol, TypeVar
-
-from redis.exceptions import (
-    BusyLoadingError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-)
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ordersource.codec import UndecodableEvent, decode_event
 from projector.core.metrics import ProjectorMetrics
-from projector.core.plan import Incoming, plan_batch
-from projector.store.redis_store import ProjectionStore
+from projector.core.plan import BatchPlan, Incoming, Snapshot, plan_batch
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 10
-POISON_AFTER = 5
-"""Failed attempts with an error that may be a record's before that record is sought."""
-FIRST_DELAY_S, MAX_DELAY_S = 0.1, 2.0
 
 Key = tuple[int, int]
 """(partition, offset) of a record."""
@@ -54,6 +31,27 @@ Key = tuple[int, int]
 class StoreKeepsMoving(RuntimeError):
     """Checkpoints moved under the batch MAX_CONFLICTS times in a row (another projector
     writing the same partitions): retried like any other failure."""
+
+
+class ProjectionStore(Protocol):
+    """Where the projection lives (``projector.store``: Redis, or in memory for tests)."""
+
+    generation: str
+
+    async def load(self, order_ids: Iterable[str], partitions: Iterable[int]) -> Snapshot | None:
+        """The batch's starting point, or None when the generation does not exist."""
+
+    async def commit(self, plan: BatchPlan, now: float) -> bool:
+        """Apply the plan atomically; False if the store moved since ``load``."""
+
+    async def initialize(self, now: float) -> None:
+        """Create the generation's marker (and make it current if none is)."""
+
+    async def checkpoints(self) -> dict[int, int]: ...
+
+    async def report_progress(self, progress: dict[int, dict[str, Any]]) -> None: ...
+
+    async def ping(self) -> bool: ...
 
 
 class DeadLetters(Protocol):
@@ -144,148 +142,3 @@ def dead(record: Incoming, reason: str) -> Incoming:
     """The record as one the plan dead-letters with ``reason``."""
     r = record
     return Incoming(r.partition, r.offset, r.key, r.value, None, reason, since=r.since)
-
-
-# Redis refusing for now, whatever the data: retried for ever, never blamed on a record.
-_REDIS_FOR_NOW = (OutOfMemoryError, ReadOnlyError, BusyLoadingError, NoScriptError)
-_REDIS_FOR_NOW_CODES = {
-    "OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "MISCONF",
-    "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "NOAUTH", "NOPERM", "WRONGPASS", "MOVED", "ASK",
-}  # fmt: skip
-_DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, ArithmeticError)
-
-
-def may_be_a_records_fault(exc: BaseException) -> bool:
-    """An error some record of the batch may cause every time: the commit script's
-    refusal or a Redis error about the data, or a data error while planning. Not: Redis
-    or Kafka unavailable or refusing writes, timeouts, the store moving, a bug."""
-    if isinstance(exc, ResponseError):
-        if isinstance(exc, _REDIS_FOR_NOW):
-            return False
-        return str(exc).split(" ", 1)[0].upper() not in _REDIS_FOR_NOW_CODES
-    return isinstance(exc, _DATA_ERRORS)
-
-
-class Health:
-    """Whether batches go through; if not, since when and why (for /readyz and the
-    ``orders_projector_ready`` gauge). Logs a failure once per streak, and the recovery."""
-
-    def __init__(self, metrics: ProjectorMetrics) -> None:
-        self.metrics = metrics
-        self.reason: str | None = None
-        self.since: float | None = None
-        self.failures = 0
-
-    @property
-    def failing(self) -> bool:
-        return self.reason is not None
-
-    def failed(self, exc: BaseException) -> None:
-        kind = type(exc).__name__
-        self.metrics.batch_failures.labels(reason=kind).inc()
-        self.failures += 1
-        if self.reason is None:
-            self.since = time.time()
-            # A traceback only for the unexpected: Redis's refusals speak for themselves.
-            expected = isinstance(exc, RedisError | OSError | StoreKeepsMoving)
-            log.error(
-                "projection failing, retrying until it goes through: %s: %s",
-                kind,
-                exc,
-                exc_info=None if expected else exc,
-            )
-        elif not self.reason.startswith(f"{kind}:"):
-            log.error("projection still failing, now: %s: %s", kind, exc)
-        self.reason = f"{kind}: {exc}"[:500]
-        self.metrics.ready.set(0)
-
-    def ok(self) -> None:
-        if self.reason is not None:
-            took = time.time() - (self.since or time.time())
-            log.warning(
-                "projection going again after %d failed attempts in %.1f s (last: %s)",
-                self.failures,
-                took,
-                self.reason,
-            )
-        self.reason, self.since, self.failures = None, None, 0
-        self.metrics.ready.set(1)
-
-    def describe(self) -> dict[str, object]:
-        return {"reason": self.reason, "since": self.since, "failed_attempts": self.failures}
-
-
-class Poisoned(Exception):
-    """An attempt kept failing with an error that may be a record's."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-T = TypeVar("T")
-Attempt = Callable[[Sequence[T], Mapping[Key, str]], Awaitable[None]]
-"""Project these records (all of them or a part), dead-lettering ``refused`` ones."""
-
-
-async def run_batch(
-    records: Sequence[T],
-    attempt: Attempt[T],
-    key: Callable[[T], Key],
-    health: Health,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Project ``records`` whatever it takes; never raises (but cancellation)."""
-    if len(records) > 1:
-        try:
-            await _until_done(partial(attempt, records, {}), health, sleep, POISON_AFTER)
-            return
-        except Poisoned as exc:
-            log.error(
-                "batch of %d refused %d times (%s): committing it one record at a time",
-                len(records),
-                POISON_AFTER,
-                exc,
-            )
-    for record in records:
-        one = [record]
-        try:
-            await _until_done(partial(attempt, one, {}), health, sleep, POISON_AFTER)
-        except Poisoned as exc:
-            reason = f"cannot commit: {exc}"[:900]
-            partition, offset = key(record)
-            log.error("record %s@%s refused %d times: dead letter", partition, offset, POISON_AFTER)
-            refused = {key(record): reason}
-            await _until_done(partial(attempt, one, refused), health, sleep, None)
-
-
-async def until_done(
-    work: Callable[[], Awaitable[None]],
-    health: Health,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Run ``work`` until it goes through, with back-off; never raises (but cancellation)."""
-    await _until_done(work, health, sleep, None)
-
-
-async def _until_done(
-    work: Callable[[], Awaitable[None]],
-    health: Health,
-    sleep: Callable[[float], Awaitable[None]],
-    poison_after: int | None,
-) -> None:
-    delay, suspect = FIRST_DELAY_S, 0
-    while True:
-        try:
-            await work()
-        except Exception as exc:  # anything: the agent must never see it
-            health.failed(exc)
-            if poison_after is not None and may_be_a_records_fault(exc):
-                suspect += 1
-                if suspect >= poison_after:
-                    raise Poisoned(exc) from exc
-            await sleep(delay)
-            delay = min(delay * 2, MAX_DELAY_S)
-        else:
-            health.ok()
-            return

@@ -1,7 +1,7 @@
 """The dead-letter topic as the operator sees it: list, re-decode, mark handled.
 
 The projector sends a record it cannot project to the DLQ with headers ``reason``,
-``source_topic``, ``source_partition``, ``source_offset`` (``projector.runtime.service``). The
+``source_topic``, ``source_partition``, ``source_offset`` (``projector.runtime.deadletters``). The
 group ``{projector_group}-dlq`` never consumes; its committed offsets only say "dead
 letters before this offset are handled". ``orders dlq replay`` re-decodes each
 unhandled one with the current code (a deployed fix or upcaster); if some are now

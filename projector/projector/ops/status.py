@@ -13,6 +13,7 @@ from typing import Any
 
 from ordersource import codec, keys
 from ordersource.connections import redis_client
+from ordersource.generation import resolve_generation
 from ordersource.settings import Settings
 from projector.ops import offsets
 
@@ -35,8 +36,7 @@ def dlq_group(settings: Settings) -> str:
 def gather(settings: Settings, admin: Any) -> Status:
     client: Any = redis_client(settings, timeout_s=10)
     try:
-        current = client.get(keys.CURRENT_GENERATION)
-        status = Status(current.decode() if current else None, _generations(client))
+        status = Status(resolve_generation(client), _generations(client))
         view = keys.ViewKeys(status.current or keys.DEFAULT_GENERATION)
         applied = {int(p): int(o) for p, o in client.hgetall(view.checkpoint).items()}
     finally:

@@ -24,6 +24,7 @@ from ordersource import codec, keys
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.connections import kafka_options, redis_client
 from ordersource.domain import FoldError, OrderState, Step, evolve, step
+from ordersource.generation import resolve_generation
 from ordersource.settings import Settings
 from ordersource.views import index_score, stats_fields, stats_of, to_view
 
@@ -120,8 +121,7 @@ def check(settings: Settings, generation: str | None = None) -> Report:
     client: Any = redis_client(settings, timeout_s=10)
     try:
         if generation is None:
-            current = client.get(keys.CURRENT_GENERATION)
-            generation = current.decode() if current else keys.DEFAULT_GENERATION
+            generation = resolve_generation(client) or keys.DEFAULT_GENERATION
         view = keys.ViewKeys(generation)
         doc = client.hget(keys.GENERATIONS, generation)
         stop = None

@@ -21,19 +21,28 @@ through (``projector.core.batch``), the progress timer skips a tick, and /readyz
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any, cast
 
 import faust
 from faust.streams import Stream
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ordersource.connections import faust_credentials
 from ordersource.settings import Settings
-from projector.runtime.consumer import ProjectorTransport
+from projector.core.metrics import ProjectorMetrics
+from projector.core.retry import Health
+from projector.runtime.assignment import Assignment
+from projector.runtime.batches import BatchRunner
+from projector.runtime.clients import Clients
+from projector.runtime.consumer import ProjectorTransport, checkpoint_consumer
+from projector.runtime.deadletters import DeadLetterProducer
 from projector.runtime.progress import ProgressReporter
-from projector.runtime.service import Projection
+from projector.runtime.rebuild import RebuildKeeper
+from projector.runtime.rewind import Rewinder
+from projector.runtime.target import WriteTarget
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,13 @@ PROGRESS_INTERVAL_S = 0.5
 SESSION_TIMEOUT_S = 10.0
 
 
-def create_app(settings: Settings, *, generation: str | None = None) -> faust.App:
+def create_app(
+    settings: Settings, *, generation: str | None = None, clients: Clients | None = None
+) -> faust.App:
+    """The projector, wired: ``clients`` (built from ``settings`` unless given) are the
+    only clients it talks through besides Faust's own; ``generation`` fixes the one it
+    writes (else it follows ``projector.runtime.target``)."""
+    clients = clients or Clients.build(settings)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
     app = faust.App(
         settings.projector_group,
@@ -72,14 +87,22 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
         web_port=settings.projector_port,
         web_in_thread=False,
     )
-    projection = Projection(app, settings, generation)
+    metrics = ProjectorMetrics()
+    health = Health(metrics)
+    consumer = functools.partial(checkpoint_consumer, app)
+    target = WriteTarget(clients.redis, generation)
+    rebuilds = RebuildKeeper(settings, clients.redis, target, clients.group_offsets)
+    assignment = Assignment(target, rebuilds, health)
+    rewinder = Rewinder(app, consumer, target)
+    dead_letters = DeadLetterProducer(settings, lambda: app.producer)
+    batches = BatchRunner(target, consumer, dead_letters, rewinder, metrics, health)
+    reporter = ProgressReporter(consumer, target, clients.ends, metrics)
     app.transport = ProjectorTransport(
         app.conf.broker_consumer,
         app,
-        resume_offsets=projection.resume_offsets,
-        commit_marker=projection.commit_marker,
+        resume_offsets=assignment.resume_offsets,
+        commit_marker=target.commit_marker,
     )
-    reporter = ProgressReporter(projection)
     events = app.topic(settings.events_topic, partitions=settings.partitions, internal=False)
 
     @app.agent(events, name="project")
@@ -87,7 +110,7 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
         size, window = settings.projector_batch_size, settings.projector_batch_window_s
         async for batch in cast(Stream[bytes], stream).take_events(size, within=window):
             try:
-                await projection.project(batch)  # retries until done; raises nothing
+                await batches.project(batch)  # retries until done; raises nothing
             except Exception:  # a bug: never let Faust restart the agent (see above)
                 # The batch is not committed; the next one finds the gap and re-reads.
                 log.exception("batch abandoned; its records will be read again")
@@ -96,11 +119,11 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
 
     @app.timer(interval=PROGRESS_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
-        if projection.assigned_once and not app.rebalancing:
+        if assignment.assigned_once and not app.rebalancing:
             try:
-                await projection.follow()  # a blue/green replay may have switched generations
+                await rewinder.follow()  # a blue/green replay may have switched generations
                 await reporter.report()
-                await projection.rebuilds.finish(await projection.store())
+                await rebuilds.finish(await target.store())
             except Exception as exc:  # the next tick tries again; a timer must not raise
                 if not skipped[0]:
                     kind = type(exc).__name__
@@ -113,14 +136,21 @@ def create_app(settings: Settings, *, generation: str | None = None) -> faust.Ap
 
     @app.on_before_shutdown.connect
     async def close_probe(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        await reporter.close()  # the end-offset probe's Kafka client
+        # The end-offset probe's Kafka client. Redis stays open: a batch still retrying
+        # during the stop must not fail on a closed client (the process exits anyway).
+        await clients.ends.close()
 
-    _pages(app, projection)
-    app.projection = projection  # type: ignore[attr-defined]
+    _pages(app, target, assignment, health, metrics.registry)
     return app
 
 
-def _pages(app: faust.App, projection: Projection) -> None:
+def _pages(
+    app: faust.App,
+    target: WriteTarget,
+    assignment: Assignment,
+    health: Health,
+    registry: CollectorRegistry,
+) -> None:
     @app.page("/healthz")
     async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         return web.json({"status": "ok"})
@@ -128,11 +158,10 @@ def _pages(app: faust.App, projection: Projection) -> None:
     @app.page("/readyz")
     async def readyz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         try:
-            redis_ok = await (await projection.store()).ping()
+            redis_ok = await (await target.store()).ping()
         except Exception as exc:  # any Redis failure means "not ready", never a crash
             return web.json({"status": "unavailable", "redis": repr(exc)}, status=503)
-        assigned = projection.assigned_once and not app.rebalancing
-        health = projection.health
+        assigned = assignment.assigned_once and not app.rebalancing
         if health.failing:  # batches (or an assignment) keep failing: say why
             body = {"status": "failing", "redis": redis_ok, "assigned": assigned}
             return web.json({**body, **health.describe()}, status=503)
@@ -142,6 +171,6 @@ def _pages(app: faust.App, projection: Projection) -> None:
 
     @app.page("/metrics")
     async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        body = generate_latest(projection.metrics.registry)
+        body = generate_latest(registry)
         # aiohttp refuses a charset inside content_type=, so pass the header as is.
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

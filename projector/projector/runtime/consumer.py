@@ -167,3 +167,8 @@ class ProjectorTransport(driver.Transport):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.resume_offsets, self.commit_marker = resume_offsets, commit_marker
+
+
+def checkpoint_consumer(app: Any) -> CheckpointConsumer:
+    """The app's consumer (Faust creates it with the app's transport, ``ProjectorTransport``)."""
+    return cast(CheckpointConsumer, app.consumer)

@@ -15,22 +15,28 @@ projector resumes.
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
+from projector.core.metrics import ProjectorMetrics
 from projector.runtime.consumer import CheckpointConsumer
-from projector.runtime.service import Projection
 from projector.runtime.stable import StableEnds
+from projector.runtime.target import WriteTarget
 
 
 class ProgressReporter:
-    def __init__(self, projection: Projection, ends: StableEnds | None = None) -> None:
-        self.projection = projection
-        self.ends = ends or StableEnds(projection.settings)
+    def __init__(
+        self,
+        consumer: Callable[[], CheckpointConsumer],
+        target: WriteTarget,
+        ends: StableEnds,
+        metrics: ProjectorMetrics,
+    ) -> None:
+        self.consumer, self.target, self.ends, self.metrics = consumer, target, ends, metrics
 
     async def report(self) -> None:
-        projection = self.projection
-        consumer = cast(CheckpointConsumer, projection.app.consumer)
-        store = await projection.store()
+        consumer = self.consumer()
+        store = await self.target.store()
         assigned = sorted(consumer.assignment())
         if not assigned:
             return
@@ -45,7 +51,7 @@ class ProgressReporter:
             applied = checkpoints.get(tp.partition, 0)
             caught_up = tp.partition in ends.caught_up
             lag = 0 if caught_up else max(0, end - applied)
-            projection.metrics.lag.labels(partition=str(tp.partition)).set(lag)
+            self.metrics.lag.labels(partition=str(tp.partition)).set(lag)
             progress[tp.partition] = {
                 "end_offset": end,
                 "position": await consumer.position(tp),
@@ -55,6 +61,3 @@ class ProgressReporter:
                 "reported_at": now,
             }
         await store.report_progress(progress)
-
-    async def close(self) -> None:
-        await self.ends.close()

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from redis.asyncio import Redis
 
 from ordersource import codec, keys
-from projector.runtime.reset import detect, read_group, unmarked
+from ordersource.settings import Settings
+from projector.runtime.reset import GroupOffsets, detect, unmarked
+from projector.runtime.target import WriteTarget
 from projector.store import generations
 from projector.store.redis_store import RedisProjectionStore
-
-if TYPE_CHECKING:
-    from projector.runtime.service import Projection
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,24 @@ FRESH_REPORT_S = 5.0
 
 
 class RebuildKeeper:
-    def __init__(self, projection: Projection) -> None:
-        self.projection = projection
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        target: WriteTarget,
+        group_offsets: Callable[[], Awaitable[GroupOffsets]],
+    ) -> None:
+        """``group_offsets``: the group's committed and earliest offsets, read from Kafka."""
+        self.settings, self.redis, self.target = settings, redis, target
+        self.group_offsets = group_offsets
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def honour_reset(
         self, store: RedisProjectionStore, partitions: set[int]
     ) -> RedisProjectionStore:
-        projection = self.projection
-        redis, settings = projection.redis, projection.settings
+        redis, settings = self.redis, self.settings
         try:
-            group = await asyncio.to_thread(read_group, settings)
+            group = await self.group_offsets()
         except Exception as exc:  # Kafka's admin API failing must not stop projecting
             log.warning("could not read the group's committed offsets (%r); resuming", exc)
             return store
@@ -69,7 +77,7 @@ class RebuildKeeper:
         generation = await generations.allocate(redis, generations.BUILDING, "reset", rebuild=True)
         fresh = RedisProjectionStore(redis, generation)
         await fresh.initialize(time.time())
-        await projection.use(fresh)
+        await self.target.use(fresh)
         log.warning(
             "operator reset %s to the earliest offsets: rebuilding into generation %s",
             plan.offsets,
@@ -80,7 +88,7 @@ class RebuildKeeper:
         return fresh
 
     async def finish(self, store: RedisProjectionStore) -> None:
-        redis, settings = self.projection.redis, self.projection.settings
+        redis, settings = self.redis, self.settings
         if await redis.get(keys.REBUILD_GENERATION) != store.generation.encode():
             return
         reports = await redis.hgetall(store.keys.progress)
@@ -99,7 +107,7 @@ class RebuildKeeper:
                 self._spawn(self._drop(old))
 
     async def _drop(self, generation: str) -> None:
-        deleted = await generations.drop(self.projection.redis, generation)
+        deleted = await generations.drop(self.redis, generation)
         log.info("dropped generation %s (%d keys)", generation, deleted)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ordersource import codec, keys
+from ordersource.generation import aresolve_generation
 from ordersource.views import rfc3339
 
 LIVE, BUILDING, BOUNDED, RETIRED = "live", "building", "bounded", "retired"
@@ -109,15 +110,8 @@ async def drop(redis: Redis, generation: str, batch: int = 1000) -> int:
 
 
 async def current(redis: Redis) -> str | None:
-    found = await redis.get(keys.CURRENT_GENERATION)
-    return _text(found) if found else None
-
-
-async def target(redis: Redis) -> str | None:
-    """What the projector should write: its own rebuild if one runs, else the current."""
-    rebuild, live = await redis.mget([keys.REBUILD_GENERATION, keys.CURRENT_GENERATION])
-    found = rebuild or live
-    return _text(found) if found else None
+    """The generation queries read (``ordersource.generation``, the reader's rule)."""
+    return await aresolve_generation(redis)
 
 
 async def registry(redis: Redis) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Where the projection lives: the ``ProjectionStore`` port and its Redis adapter.
+"""The Redis adapter of the ``ProjectionStore`` port (``projector.core.batch``).
 
 One batch = one read round trip (``load``: generation marker, checkpoints, current views)
 and one write round trip (``commit``: a Lua script whose commands arrive as one JSON
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -140,25 +140,6 @@ if not doc then
 end
 return 1
 """
-
-
-class ProjectionStore(Protocol):
-    generation: str
-
-    async def load(self, order_ids: Iterable[str], partitions: Iterable[int]) -> Snapshot | None:
-        """The batch's starting point, or None when the generation does not exist."""
-
-    async def commit(self, plan: BatchPlan, now: float) -> bool:
-        """Apply the plan atomically; False if the store moved since ``load``."""
-
-    async def initialize(self, now: float) -> None:
-        """Create the generation's marker (and make it current if none is)."""
-
-    async def checkpoints(self) -> dict[int, int]: ...
-
-    async def report_progress(self, progress: dict[int, dict[str, Any]]) -> None: ...
-
-    async def ping(self) -> bool: ...
 
 
 class RedisProjectionStore:
