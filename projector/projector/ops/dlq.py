@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from ordersource.codec import UndecodableEvent, decode_event
-from ordersource.connections import kafka_options
+from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
 from projector.ops import offsets
 from projector.ops.status import dlq_group
@@ -56,25 +56,16 @@ def read(
     if not handled_too:
         marks = offsets.committed(admin, dlq_group(settings), topic)
         start = {p: max(o, marks[p].offset if p in marks else 0) for p, o in start.items()}
-    consumer = KafkaConsumer(
-        **kafka_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        client_id="orders-dlq",
-    )
+    consumer = committed_reader(settings, "orders-dlq")
     found: list[DeadLetter] = []
     try:
-        tps = {p: TopicPartition(topic, p) for p in ends}
-        consumer.assign(list(tps.values()))
-        for p, tp in tps.items():
-            consumer.seek(tp, start[p])
         deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[p] for p, tp in tps.items()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} took too long")
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                found += [_dead_letter(r) for r in records if r.offset < ends[tp.partition]]
+        for p in sorted(ends):
+            left = max(0.0, deadline - time.monotonic())
+            records = read_partition(
+                consumer, TopicPartition(topic, p), start[p], ends[p], timeout_s=left
+            )
+            found += [_dead_letter(r) for r in records]
     finally:
         consumer.close()
     return sorted(found, key=lambda d: (d.partition, d.offset))

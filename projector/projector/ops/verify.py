@@ -18,13 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from ordersource import codec, keys
 from ordersource.codec import UndecodableEvent, decode_event
-from ordersource.connections import kafka_options, redis_client
+from ordersource.connections import redis_client
 from ordersource.domain import FoldError, OrderState, Step, evolve, step
 from ordersource.generation import resolve_generation
+from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
 from ordersource.views import index_score, stats_fields, stats_of, to_view
 
@@ -85,29 +86,20 @@ def read_log(
 ) -> list[bytes | None]:
     """Every committed record value of the events topic, partition by partition
     (below ``stop[partition]`` when given; a partition missing from ``stop``: none)."""
-    consumer = KafkaConsumer(
-        **kafka_options(settings),
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="orders-verify",
-    )
+    consumer = committed_reader(settings, "orders-verify")
     try:
         parts = consumer.partitions_for_topic(settings.events_topic) or set()
         tps = [TopicPartition(settings.events_topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
+        ends = consumer.end_offsets(tps)  # every end first: one moment of the log
         if stop is not None:
-            end = {tp: min(end[tp], stop.get(tp.partition, 0)) for tp in tps}
-        values: dict[int, list[bytes | None]] = {tp.partition: [] for tp in tps}
+            ends = {tp: min(ends[tp], stop.get(tp.partition, 0)) for tp in tps}
         deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError("reading the event log took too long")
-            for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
-                values[tp.partition].extend(r.value for r in records if r.offset < end[tp])
-        return [v for p in sorted(values) for v in values[p]]
+        values: list[bytes | None] = []
+        for tp in tps:
+            left = max(0.0, deadline - time.monotonic())
+            records = read_partition(consumer, tp, None, ends[tp], timeout_s=left, max_records=5000)
+            values += [r.value for r in records]
+        return values
     finally:
         consumer.close()
 
