@@ -9,7 +9,6 @@ from its own progress.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from kafka.admin import KafkaAdminClient, OffsetSpec, OffsetTimestamp
 from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.structs import OffsetAndMetadata
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from ordersource.connections import kafka_options
 from ordersource.settings import Settings
@@ -51,14 +51,13 @@ def admin_client(settings: Settings, client_id: str = "orders-cli") -> Any:
 
 def retrying(call: Callable[[], T], attempts: int = 20) -> T:
     """The group coordinator is briefly unavailable right after a broker (re)start."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except (CoordinatorNotAvailableError, NotCoordinatorError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.25)
-    raise AssertionError("unreachable")
+    retry = Retrying(
+        retry=retry_if_exception_type((CoordinatorNotAvailableError, NotCoordinatorError)),
+        stop=stop_after_attempt(attempts),
+        wait=wait_fixed(0.25),
+        reraise=True,
+    )
+    return retry(call)
 
 
 def members(admin: Any, group: str) -> list[str]:

@@ -41,7 +41,7 @@ from projector.runtime.consumer import ProjectorTransport, checkpoint_consumer
 from projector.runtime.deadletters import DeadLetterProducer
 from projector.runtime.progress import ProgressReporter
 from projector.runtime.rebuild import RebuildKeeper
-from projector.runtime.rewind import Rewinder
+from projector.runtime.rewind import FaustRewinder
 from projector.runtime.target import WriteTarget
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def create_app(
     target = WriteTarget(clients.redis, generation)
     rebuilds = RebuildKeeper(settings, clients.redis, target, clients.group_offsets)
     assignment = Assignment(target, rebuilds, health)
-    rewinder = Rewinder(app, consumer, target)
+    rewinder = FaustRewinder(app, consumer, target)
     dead_letters = DeadLetterProducer(settings, lambda: app.producer)
     batches = BatchRunner(target, consumer, dead_letters, rewinder, metrics, health)
     reporter = ProgressReporter(consumer, target, clients.ends, metrics)

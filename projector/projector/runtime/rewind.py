@@ -30,7 +30,7 @@ FLOW_SETTLE_S = 0.2
 """After stopping Faust's flow, time for its fetch loop to finish the record in hand."""
 
 
-class Rewinder:
+class FaustRewinder:
     """The ``Rewinder`` port of ``projector.core.batch`` on Faust's consumer."""
 
     def __init__(
