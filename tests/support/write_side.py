@@ -216,6 +216,7 @@ class FakePubSub:
         self.redis.subscribers.discard(self)
 
     async def subscribe(self, channel: str) -> None:
+        self.redis.calls.append("subscribe")
         self.redis.check()
         self.redis.subscribers.add(self)
         await self.messages.put({"type": "subscribe", "channel": channel, "data": 1})

@@ -27,26 +27,11 @@ from ordersource.settings import Settings
 from ordersource.web import Problem
 from tests.support.contracts import check
 from tests.support.http import place_body
+from tests.support.write_side import FakeRedis
 
 pytestmark = pytest.mark.unit
 
 ORDERS, MODIFY, STATUS = "/orders", "/orders/{order_id}/modify", "/commands/{command_id}"
-
-
-class FakeRedis:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    async def set(
-        self, key: str, value: Any, nx: bool = False, ex: int | None = None, get: bool = False
-    ) -> Any:
-        previous = self.data.get(key)
-        if not (nx and previous is not None):
-            self.data[key] = value
-        return previous if get else True
-
-    async def exists(self, key: str) -> int:
-        return int(key in self.data)
 
 
 class InstantDecider:

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from command_service.api.commandlog import CommandLog
 from command_service.api.gateway import CommandGateway
 from command_service.api.limits import BodyGuard
+from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
 from ordersource.auth import Role, TokenBook
@@ -85,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-async def _redis_ok(client: aioredis.Redis) -> bool:
+async def _redis_ok(client: KeyValue) -> bool:
     try:
         return bool(await client.ping())
     except aioredis.RedisError:

@@ -4,8 +4,12 @@ Idempotency-Key: the key, scoped to the caller (``Principal.scope``: the same ke
 tokens is two keys), names the command (``command_id_for_key``), so a retry is the same
 command and the decider — which knows every command id in the log — answers it with the
 original result and writes nothing. Redis keeps ``key -> request fingerprint`` as a fast
-first check, so a key reused with another body is refused (422) before anything is sent,
-even across orders; the decider repeats that check durably from the log.
+first check, so a key reused with another body is refused before anything is sent, even
+across orders; the decider repeats that check durably from the log.
+
+The gateway answers in its own terms — a ``Decided`` verdict (maybe replayed) or a
+``Pending`` command, or it raises ``LogUnavailable`` or ``KeyReused`` — and
+``responses.py`` turns those into HTTP. Its clients are handed in (``ports.py``).
 """
 
 from __future__ import annotations
@@ -14,20 +18,18 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
-from command_service.api.commandlog import CommandLog
-from command_service.api.waiter import VerdictWaiter
+from command_service.api.ports import CommandSink, KeyValue, Verdicts
 from command_service.verdicts import Verdict
 from ordersource import codec, keys
 from ordersource.domain import Command
 from ordersource.ids import command_id_for_key, new_id
 from ordersource.settings import Settings
-from ordersource.web import PROBLEM_JSON, ProblemError
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,47 @@ with the wait for the verdict, so normally it is there already)."""
 CommandFactory = Callable[[str, str | None], Command]
 
 
+@dataclass(frozen=True)
+class Decided:
+    """The command's verdict; ``replayed``: the stored one, for a retried key."""
+
+    verdict: Verdict
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Pending:
+    """In the log, but not decided within the wait budget (its marker is written)."""
+
+    command_id: str
+
+    @property
+    def location(self) -> str:
+        return f"/commands/{self.command_id}"
+
+
+Reply = Decided | Pending
+
+
+class LogUnavailable(Exception):
+    """The broker did not take the command: it was not accepted (a retry is safe)."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+
+
+class KeyReused(Exception):
+    """The Idempotency-Key was already used with a different request."""
+
+
 class CommandGateway:
     def __init__(
         self,
         settings: Settings,
-        client: aioredis.Redis,
-        commands: CommandLog,
-        waiter: VerdictWaiter,
+        client: KeyValue,
+        commands: CommandSink,
+        waiter: Verdicts,
     ) -> None:
         self.settings = settings
         self.redis = client
@@ -55,8 +91,9 @@ class CommandGateway:
 
     async def submit(
         self, make: CommandFactory, *, fingerprint: Any, idempotency_key: str | None
-    ) -> JSONResponse:
-        """``idempotency_key`` already scoped to the caller (``Principal.scope``)."""
+    ) -> Reply:
+        """``idempotency_key`` already scoped to the caller (``Principal.scope``). Raises
+        ``KeyReused`` (nothing sent) or ``LogUnavailable`` (not accepted)."""
         request_hash = None
         if idempotency_key is None:
             command_id = new_id()
@@ -65,7 +102,7 @@ class CommandGateway:
             request_hash = hashlib.sha256(codec.dumps(fingerprint)).hexdigest()
             replay = await self._claim(idempotency_key, command_id, request_hash)
             if replay is not None:
-                return self._respond(replay, replayed=True)
+                return Decided(replay, replayed=True)
         command = make(command_id, request_hash)
         self.waiter.expect(command_id)
         try:
@@ -75,13 +112,7 @@ class CommandGateway:
             # unless a send that timed out did reach the log and it gets decided.
             self.waiter.forget(command_id)
             log.warning("event log unavailable: %s", exc)
-            raise ProblemError(
-                503,
-                "Event log unavailable",
-                "the command was not accepted; retrying with the same Idempotency-Key is safe",
-                headers={"Retry-After": "1"},
-                command_id=command_id,
-            ) from None
+            raise LogUnavailable(command_id) from None
         # Only for GET /commands/{id}, and only once the command is in the log; in the
         # background: not worth a round trip on every command's path.
         pending = asyncio.create_task(self._mark_pending(command_id))
@@ -91,13 +122,8 @@ class CommandGateway:
         if verdict is None:
             # The 202's Location must answer "pending" at once (bounded: Redis may be away).
             await asyncio.wait({pending}, timeout=PENDING_MARK_WAIT_S)
-            location = f"/commands/{command_id}"
-            return JSONResponse(
-                {"command_id": command_id, "status": "pending", "location": location},
-                status_code=202,
-                headers={"Location": location},
-            )
-        return self._respond(verdict)
+            return Pending(command_id)
+        return Decided(verdict)
 
     async def status(self, command_id: str) -> tuple[str, Verdict | None]:
         verdict = await self.waiter.lookup(command_id)
@@ -123,11 +149,7 @@ class CommandGateway:
             not isinstance(previous, (bytes, str))
             or codec.loads(previous).get("request_hash") != request_hash
         ):
-            raise ProblemError(
-                422,
-                "Idempotency-Key reused",
-                "this Idempotency-Key was already used with a different request",
-            )
+            raise KeyReused
         return await self.waiter.lookup(command_id)
 
     async def _mark_pending(self, command_id: str) -> None:
@@ -137,17 +159,3 @@ class CommandGateway:
             )
         except aioredis.RedisError as exc:
             log.warning("could not mark %s pending: %s", command_id, exc)
-
-    @staticmethod
-    def _respond(verdict: Verdict, *, replayed: bool = False) -> JSONResponse:
-        headers: dict[str, str] = {}
-        if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        if verdict.accepted:
-            headers["ETag"] = f'"{verdict.body["version"]}"'
-            if verdict.http_status == 201:
-                headers["Location"] = f"/orders/{verdict.body['order_id']}"
-            return JSONResponse(verdict.body, status_code=verdict.http_status, headers=headers)
-        return JSONResponse(
-            verdict.body, status_code=verdict.http_status, headers=headers, media_type=PROBLEM_JSON
-        )

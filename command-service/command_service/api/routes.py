@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from command_service.api.gateway import CommandGateway
+from command_service.api import responses
+from command_service.api.gateway import CommandFactory, CommandGateway, KeyReused, LogUnavailable
 from command_service.api.schemas import (
     CancelOrderRequest,
     CommandStatus,
@@ -172,7 +173,17 @@ async def place_order(
     if fields["channel"] == DEFAULT_CHANNEL:
         del fields["channel"]  # the default: same fingerprint as before channels existed
     fingerprint = ["place", fields, version]
-    return await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
+    return await _send(gw, make, fingerprint, key)
+
+
+async def _send(
+    gw: CommandGateway, make: CommandFactory, fingerprint: Any, key: str | None
+) -> JSONResponse:
+    try:
+        reply = await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
+    except (LogUnavailable, KeyReused) as error:
+        raise responses.refusal(error) from None
+    return responses.respond(reply)
 
 
 async def _submit(
@@ -197,7 +208,7 @@ async def _submit(
         )
 
     fingerprint = [action, order_id, body.model_dump(mode="json"), version]
-    return await gw.submit(make, fingerprint=fingerprint, idempotency_key=key)
+    return await _send(gw, make, fingerprint, key)
 
 
 @router.post(

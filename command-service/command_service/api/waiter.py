@@ -7,7 +7,9 @@ waiter also polls: every ``POLL_S`` it reads the ``result:{id}`` keys of the req
 have waited longer than ``POLL_AFTER_S`` (one MGET), and at once after each (re)subscribe.
 A missed verdict therefore reaches its request within about a second of being stored, and
 every Redis call on a request's path is bounded (``LOOKUP_S``), so a Redis that is away or
-paused cannot keep a request past its budget by more than that.
+paused cannot keep a request past its budget by more than that. A lost subscription is
+retried every ``RESUBSCRIBE_S`` for as long as it takes (tenacity), with ``subscribed``
+cleared meanwhile: /readyz says so.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import logging
 import time
 
 import redis.asyncio as aioredis
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
+from command_service.api.ports import VerdictStore
 from command_service.verdicts import Verdict
 from ordersource import keys
 
@@ -33,10 +37,12 @@ POLL_BATCH = 500
 """Keys per MGET."""
 LOOKUP_S = 0.5
 """Bound on one Redis read on a request's path (the final look-up, a poll round)."""
+RESUBSCRIBE_S = 0.5
+"""Pause before subscribing again after the subscription was lost."""
 
 
 class VerdictWaiter:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: VerdictStore) -> None:
         self.client = client
         self.waiting: dict[str, asyncio.Future[Verdict]] = {}
         self.since: dict[str, float] = {}
@@ -91,26 +97,40 @@ class VerdictWaiter:
         return Verdict.from_bytes(data) if data else None
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.client.pubsub() as pubsub:
-                    await pubsub.subscribe(keys.RESULTS_CHANNEL)
-                    self.subscribed.set()
-                    self._poll_now.set()  # verdicts published while we were away
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._deliver(message["data"])
-                        elif message.get("type") == "subscribe":
-                            self._poll_now.set()  # redis-py resubscribed after a reconnect
-            except (aioredis.RedisError, OSError) as exc:
-                self.subscribed.clear()
-                log.warning("verdict subscription lost (%s); reconnecting", exc)
-                await asyncio.sleep(0.5)
+        while True:  # also when listening ends without an error: subscribe again
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type((aioredis.RedisError, OSError)),
+                wait=wait_fixed(RESUBSCRIBE_S),
+                before_sleep=self._lost,
+                reraise=True,
+            ):
+                with attempt:
+                    await self._relay()
+
+    async def _relay(self) -> None:
+        """Subscribe and deliver the verdicts published until the connection ends."""
+        async with self.client.pubsub() as pubsub:
+            await pubsub.subscribe(keys.RESULTS_CHANNEL)
+            self.subscribed.set()
+            self._poll_now.set()  # verdicts published while we were away
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._deliver(message["data"])
+                elif message.get("type") == "subscribe":
+                    self._poll_now.set()  # redis-py resubscribed after a reconnect
+
+    def _lost(self, attempt: RetryCallState) -> None:
+        self.subscribed.clear()
+        error = attempt.outcome.exception() if attempt.outcome else None
+        log.warning("verdict subscription lost (%s); reconnecting", error)
 
     async def _poll(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+            # cancellation that meets the event being set, and stop() would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_now.wait(), POLL_S)
+                async with asyncio.timeout(POLL_S):
+                    await self._poll_now.wait()
             everyone = self._poll_now.is_set()
             self._poll_now.clear()
             try:

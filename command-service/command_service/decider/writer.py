@@ -72,7 +72,7 @@ class PartitionWriter(threading.Thread):
         self.outbox = outbox
         self.redis_returns = outbox.returned  # re-announce when Redis is back after this
         self.inbox: queue.Queue[Delivery] = queue.Queue()
-        self.epoch = 0  # bumped by the consumer thread after it re-seeks this partition
+        self.epoch = 0  # bumped by the poll loop after it re-seeks this partition
         self.needs_seek = threading.Event()
         self.caught_up = threading.Event()
         self.stopping = threading.Event()
@@ -82,8 +82,8 @@ class PartitionWriter(threading.Thread):
         self.producer: TransactionalProducer  # made in run(): its bootstrap blocks (see there)
 
     def run(self) -> None:
-        # The producer is made here, not by the consumer thread: its constructor connects
-        # and can block, and the consumer thread must keep polling (and the consumer's IO
+        # The producer is made here, not by the poll loop: its constructor connects
+        # and can block, and the poll loop must keep polling (and the consumer's IO
         # thread heartbeating) meanwhile.
         try:
             self.producer = self.clients.producer_for(self.tp.partition)
@@ -114,7 +114,7 @@ class PartitionWriter(threading.Thread):
     def stuck(self, limit_s: float) -> bool:
         """In one transaction for longer than ``limit_s``: kafka-python's transactional
         producer does not recover from a coordinator that moved or restarted (the broker
-        died), so the consumer thread replaces such a writer; the new one's
+        died), so the poll loop replaces such a writer; the new one's
         ``init_transactions`` fences this one."""
         return self.in_transaction and time.monotonic() - self.transaction_started > limit_s
 
@@ -222,7 +222,7 @@ class PartitionWriter(threading.Thread):
             log.warning("partition %d: abort failed: %s", self.tp.partition, exc)
         if self.stopping.is_set():
             return
-        self.needs_seek.set()  # the consumer thread re-seeks to the committed offset
+        self.needs_seek.set()  # the poll loop re-seeks to the committed offset
         self.catch_up()
 
     def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
