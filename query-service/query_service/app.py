@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ordersource import codec
-from ordersource.auth import Role, TokenBook
+from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import RequestMetrics, process_registry, request_seconds
 from ordersource.readiness import readiness
@@ -54,8 +54,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
     registry = process_registry()
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))
     problems.install(app)
-    book = TokenBook(settings.auth_tokens)
-    readers = Depends(require(book, Role.READER))
+    readers = Depends(require(TokenRegistry(settings.auth_tokens), Role.READER))
     app.include_router(orders.router, dependencies=[readers])
     app.include_router(projection.router, dependencies=[readers])
 

@@ -53,7 +53,9 @@ def principal_name(secret: bytes) -> str:
     return hashlib.scrypt(secret, salt=b"ordersource-principal", n=2**14, r=8, p=1)[:8].hex()
 
 
-class TokenBook:
+class TokenRegistry:
+    """The configured bearer tokens and whose they are (``ORDERS_AUTH_TOKENS``)."""
+
     def __init__(self, tokens: Mapping[RoleName, Sequence[SecretStr]]) -> None:
         self._entries = [
             (secret, Principal(Role(role), principal_name(secret)))

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ordersource.auth import ANONYMOUS, Principal, Role, TokenBook
+from ordersource.auth import ANONYMOUS, Principal, Role, TokenRegistry
 from ordersource.problems import problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -128,7 +128,7 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEA
 Authorize = Callable[..., Coroutine[Any, Any, Principal]]
 
 
-def require(book: TokenBook, needed: Role) -> Authorize:
+def require(tokens: TokenRegistry, needed: Role) -> Authorize:
     """A FastAPI dependency: 401 without a known bearer token, 403 without the role.
 
     It answers the caller's ``Principal`` (``principal(request)`` reads it later in the
@@ -141,7 +141,7 @@ def require(book: TokenBook, needed: Role) -> Authorize:
         return ANONYMOUS
 
     async def check(request: Request, credentials: BearerCredentials) -> Principal:
-        found = book.identify(credentials.credentials.strip()) if credentials else None
+        found = tokens.identify(credentials.credentials.strip()) if credentials else None
         if found is None:
             raise ProblemError(
                 401,
@@ -149,12 +149,12 @@ def require(book: TokenBook, needed: Role) -> Authorize:
                 "send a valid bearer token: Authorization: Bearer <token>",
                 {"WWW-Authenticate": 'Bearer realm="ordersource"'},
             )
-        if not book.allows(found.role, needed):
+        if not tokens.allows(found.role, needed):
             raise ProblemError(403, "Forbidden", f"this needs the {needed.value} role")
         request.state.principal = found
         return found
 
-    return check if book.enabled else open_api
+    return check if tokens.enabled else open_api
 
 
 def principal(request: Request) -> Principal:

@@ -20,7 +20,7 @@ from command_service.api.limits import BodyGuard
 from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
-from ordersource.auth import Role, TokenBook
+from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import RequestMetrics, process_registry, request_seconds
 from ordersource.settings import Settings
@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     registry = process_registry()  # outermost: 413/415/431 answers are measured too
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "command_api"))
     install_problem_handlers(app)
-    writers = require(TokenBook(settings.auth_tokens), Role.WRITER)
+    writers = require(TokenRegistry(settings.auth_tokens), Role.WRITER)
     app.include_router(router, dependencies=[Depends(writers)])
 
     @app.get("/healthz", include_in_schema=False)
