@@ -8,6 +8,10 @@ talk to Redis themselves: they hand their verdicts to the one courier of the pro
 a ``PUBLISH``), oldest first, in pipelines. While Redis is away the verdicts wait in
 memory and the courier retries with a back-off (capped at ``MAX_BACKOFF_S``); a paused
 Redis costs the courier a socket timeout per attempt, never a writer or the poll loop.
+The back-off is the courier's own, not a retry library's: what is retried is not one call
+but a round (probe, then a batch), the queue keeps taking announcements meanwhile,
+``stop()`` cuts the wait short, and failing and coming back are state that others read
+(``redis_ok`` for /readyz, ``returned`` for the writers' re-announcements).
 
 Bounded: a verdict is dropped once its TTL (``command_result_ttl_s``) has passed — Redis
 would have expired it by then — and, when more than ``capacity`` wait, the oldest is
