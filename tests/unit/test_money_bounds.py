@@ -35,7 +35,7 @@ from ordersource.domain.types import (
     total_cents,
 )
 from ordersource.views import to_view
-from tests.unit.orders import T0, cancel, modify, new_id, pay
+from tests.support.commands import T0, cancel, modify, new_id, pay
 
 pytestmark = pytest.mark.unit
 

@@ -12,8 +12,8 @@ from command_service.decider.book import PartitionBook
 from command_service.verdicts import Verdict
 from ordersource import codec
 from ordersource.domain import Command, Event, OrderStatus
-from tests.unit.orders import T0, cancel, given, modify, new_id, pay, place
-from tests.unit.projection_kit import V1_PLACED
+from tests.support.commands import T0, cancel, given, modify, new_id, pay, place
+from tests.support.events import V1_PLACED
 
 pytestmark = pytest.mark.unit
 
