@@ -16,9 +16,9 @@ has shown that nothing below it is left to apply. The answer for a (checkpoint, 
 pair never changes (records below the LSO are fixed), so it is remembered and a
 partition is probed again only once its checkpoint or its LSO moved.
 
-One long-lived kafka-python consumer (no group, manual assignment) does both, built
-from the connection factory, in a worker thread (``asyncio.to_thread``) and bounded by
-``PROBE_TIMEOUT_S``; ``close`` ends it on shutdown.
+One long-lived kafka-python consumer (no group, manual assignment) does both, built by
+``ordersource.kafka_read.committed_reader``, in a worker thread (``asyncio.to_thread``)
+and bounded by ``PROBE_TIMEOUT_S``; ``close`` ends it on shutdown.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ordersource.connections import kafka_options
+from ordersource.kafka_read import committed_reader
 from ordersource.settings import Settings
 
 PROBE_TIMEOUT_S = 5.0
@@ -111,14 +111,9 @@ class StableEnds:
 
     def _client(self) -> Any:
         if self._consumer is None:
-            from kafka import KafkaConsumer
-
-            self._consumer = KafkaConsumer(
-                **kafka_options(self.settings),
-                client_id=self.client_id,
-                group_id=None,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
+            self._consumer = committed_reader(
+                self.settings,
+                self.client_id,
                 auto_offset_reset="earliest",
                 max_poll_records=1,
                 max_partition_fetch_bytes=64 * 1024,
