@@ -29,8 +29,9 @@ from redis.asyncio import Redis
 
 from ordersource.codec import encode_event, event_headers
 from ordersource.settings import Settings
-from projector import generations, offsets
+from projector.ops import offsets
 from projector.ops.replay import Builder, tune_gc
+from projector.store import generations
 
 TEMPLATE_ID, TEMPLATE_CUSTOMER = "ORDERXXXXXXXX", "CUSTXXXXXXXX"
 
