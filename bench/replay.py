@@ -39,7 +39,7 @@ TEMPLATE_ID, TEMPLATE_CUSTOMER = "ORDERXXXXXXXX", "CUSTXXXXXXXX"
 def templates() -> list[tuple[bytes, list[tuple[str, bytes]]]]:
     """The five events of one order, encoded once with placeholder ids (fast to copy)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests/
-    from tests.integration.replay_kit import five_events
+    from tests.support.replays import five_events
 
     return [
         (encode_event(e), event_headers(e))

@@ -18,9 +18,9 @@ from ordersource.keys import ViewKeys
 from projector.core.batch import decode
 from projector.core.plan import Incoming, plan_batch
 from projector.store.redis_store import RedisProjectionStore, split_long_ops
+from tests.support.events import lifecycle, modified, placed
 from tests.support.net import free_port
 from tests.support.redis_infra import RedisBroker
-from tests.unit.projection_kit import lifecycle, modified, placed
 
 pytestmark = pytest.mark.component
 

@@ -19,7 +19,7 @@ from projector.core.batch import decode
 from projector.core.plan import Incoming, plan_batch
 from projector.store.redis_store import RedisProjectionStore
 from query_service.store import RedisViewStore
-from tests.unit.projection_kit import T0, cancelled, modified, placed
+from tests.support.events import T0, cancelled, modified, placed
 
 pytestmark = pytest.mark.component
 

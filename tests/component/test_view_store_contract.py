@@ -23,7 +23,7 @@ from projector.core.plan import Incoming, plan_batch
 from projector.store.redis_store import RedisProjectionStore
 from query_service.memory import InMemoryViewStore
 from query_service.store import RedisViewStore, ViewStore
-from tests.unit.projection_kit import T0, cancelled, lifecycle, placed
+from tests.support.events import T0, cancelled, lifecycle, placed
 
 pytestmark = pytest.mark.component
 

@@ -17,7 +17,7 @@ from projector.core.batch import ProjectionStore, decode
 from projector.core.plan import Incoming, plan_batch
 from projector.store.memory import InMemoryProjectionStore
 from projector.store.redis_store import RedisProjectionStore
-from tests.unit.projection_kit import lifecycle, paid, placed
+from tests.support.events import lifecycle, paid, placed
 
 pytestmark = pytest.mark.component
 

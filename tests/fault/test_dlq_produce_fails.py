@@ -18,9 +18,9 @@ import pytest
 from kafka import KafkaProducer
 
 from projector.runtime.deadletters import DLQ_SEND_TIMEOUT_S
-from tests.integration.projector_kit import read_topic
 from tests.support.faults import MakeRun
 from tests.support.kafka_infra import KafkaBroker
+from tests.support.read_side import read_topic
 from tests.support.readiness import ReadyzWatch
 from tests.support.redis_infra import RedisBroker
 from tests.support.services import isolated_settings

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from ordersource import codec
 from ordersource.codec import UPCASTERS
 from projector.ops.cli import app
-from tests.integration.projector_kit import append, append_raw, get_json, start_read_side
-from tests.integration.replay_kit import orders_cli
-from tests.unit.projection_kit import placed
+from tests.support.events import placed
+from tests.support.read_side import append, append_raw, get_json, start_read_side
+from tests.support.replays import orders_cli
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from projector.core.batch import BatchHandler, decode
 from projector.core.metrics import ProjectorMetrics
 from projector.core.plan import Incoming, Snapshot, plan_batch
 from projector.store.memory import InMemoryProjectionStore
-from tests.unit.projection_kit import lifecycle, placed
+from tests.support.events import lifecycle, placed
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ from projector.core.batch import BatchHandler
 from projector.core.metrics import ProjectorMetrics
 from projector.core.plan import Incoming
 from projector.store.memory import InMemoryProjectionStore
-from tests.unit.projection_kit import lifecycle, placed
+from tests.support.events import lifecycle, placed
 
 pytestmark = pytest.mark.unit
 

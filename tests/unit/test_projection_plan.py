@@ -11,7 +11,7 @@ from ordersource.domain import Event, fold
 from ordersource.views import to_view
 from projector.core.batch import decode
 from projector.core.plan import Incoming, Snapshot, plan_batch
-from tests.unit.projection_kit import lifecycle, modified, paid, placed
+from tests.support.events import lifecycle, modified, paid, placed
 
 pytestmark = pytest.mark.unit
 

@@ -26,7 +26,7 @@ from projector.core.retry import (
     run_batch,
 )
 from projector.store.memory import InMemoryProjectionStore
-from tests.unit.projection_kit import lifecycle, placed
+from tests.support.events import lifecycle, placed
 from tests.unit.test_projection_handler import FakeDeadLetters, FakeRewinder
 
 pytestmark = pytest.mark.unit

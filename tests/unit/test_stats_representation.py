@@ -28,7 +28,7 @@ from ordersource.views import (
 from projector.core.batch import decode
 from projector.core.plan import BatchPlan, Incoming, Snapshot, plan_batch
 from projector.core.writes import plan_ops
-from tests.unit.projection_kit import T0, placed
+from tests.support.events import T0, placed
 
 pytestmark = pytest.mark.unit
 

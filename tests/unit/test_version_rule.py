@@ -18,7 +18,7 @@ from ordersource.views import to_view
 from projector.core.batch import decode
 from projector.core.plan import Incoming, Snapshot, plan_batch
 from projector.ops.verify import fold_values
-from tests.unit.projection_kit import lifecycle, modified, placed
+from tests.support.events import lifecycle, modified, placed
 
 pytestmark = pytest.mark.unit
 
