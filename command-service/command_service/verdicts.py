@@ -1,7 +1,7 @@
 """Verdicts: what the decider tells the command API about one command, by command_id.
 
 A verdict carries the complete HTTP answer (status code and body, made by
-``command_service.api.answers``), so the API only relays it and a retried request gets
+``command_service.answers``), so the API only relays it and a retried request gets
 byte-for-byte the original answer. This shape is what ``result:{command_id}`` holds in
 Redis and what ``GET /commands/{id}`` shows: keep it readable across versions.
 """

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from command_service.api import answers, responses
+from command_service import answers
+from command_service.api import responses
 from command_service.api.gateway import Decided, KeyReused, LogUnavailable, Pending
 from command_service.decider.book import Outcome
 from command_service.verdicts import Verdict

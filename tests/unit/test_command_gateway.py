@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from command_service.api import answers
+from command_service import answers
 from command_service.api.gateway import (
     CommandGateway,
     Decided,

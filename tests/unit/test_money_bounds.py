@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from command_service.api import answers
+from command_service import answers
 from ordersource import codec
 from ordersource.domain import (
     DomainError,

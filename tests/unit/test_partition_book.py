@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from command_service.api import answers
+from command_service import answers
 from command_service.decider.book import PartitionBook
 from command_service.verdicts import Verdict
 from ordersource import codec

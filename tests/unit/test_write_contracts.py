@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka.errors import KafkaTimeoutError
 
-from command_service.api import answers
+from command_service import answers
 from command_service.api.app import create_app
 from command_service.api.gateway import CommandGateway
 from command_service.api.schemas import CommandStatus, OrderAccepted, PendingCommand, Rejection

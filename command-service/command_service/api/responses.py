@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from command_service.api.answers import PLACED
+from command_service.answers import PLACED
 from command_service.api.gateway import Decided, KeyReused, LogUnavailable, Pending, Reply
 from ordersource.web import PROBLEM_JSON, ProblemError
 

@@ -28,7 +28,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
-from command_service.api import answers
+from command_service import answers
 from command_service.decider import metrics, records
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up

@@ -6,7 +6,8 @@ accepted command its 201 (an order placed) or 200. The decider stores the result
 ``Verdict`` (status and body, ``command_service.verdicts``), so a retried command, and
 ``GET /commands/{id}``, get byte-for-byte the answer the command had the first time —
 whichever API process relays it, and however old the verdict is. Pure: no I/O, no web
-framework (the decider imports it too).
+framework: the decider builds the verdicts with it, the API relays them, so it sits beside
+``verdicts`` in neither package.
 """
 
 from __future__ import annotations
