@@ -1,4 +1,5 @@
-"""Reading the real event log back in tests: every committed event, with its position."""
+"""Reading the real event log back in tests: every committed event, with its position
+(through ``ordersource.kafka_read``, the readers' one way to a partition's end)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ordersource.codec import decode_event
 from ordersource.domain import Event
+from ordersource.kafka_read import read_partition
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,14 @@ def read_log(
     )
     try:
         topic = env[topic_var]
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
         out: list[Logged] = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                out += [
-                    Logged(tp.partition, r.offset, decode_event(r.value))
-                    for r in records
-                    if r.offset < ends[tp] and (tp.partition, r.offset) not in skip
-                ]
+        for partition in sorted(consumer.partitions_for_topic(topic)):
+            tp = TopicPartition(topic, partition)
+            out += [
+                Logged(partition, r.offset, decode_event(r.value))
+                for r in read_partition(consumer, tp, timeout_s=120)
+                if (partition, r.offset) not in skip
+            ]
         return out
     finally:
         consumer.close()

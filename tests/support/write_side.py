@@ -154,7 +154,13 @@ class FakeReader:
     def position(self, partition: TopicPartition) -> int:
         return self.at[partition]
 
-    def poll(self, timeout_ms: int = 0) -> Mapping[TopicPartition, Sequence[Any]]:
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        for partition in partitions:
+            self.seek(partition, 0)
+
+    def poll(
+        self, timeout_ms: int = 0, max_records: int | None = None
+    ) -> Mapping[TopicPartition, Sequence[Any]]:
         found = {}
         for tp, offset in self.at.items():
             records = self.log.partitions[tp.partition][offset:]

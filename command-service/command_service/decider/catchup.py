@@ -1,4 +1,5 @@
-"""Catch a partition's book up with the event log: read committed events to the end."""
+"""Catch a partition's book up with the event log: read committed events to the end
+(``ordersource.kafka_read.read_partition``, the one reader of a partition to its end)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from command_service.decider.book import PartitionBook
 from command_service.decider.ports import EventReader
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.domain import FoldError
+from ordersource.kafka_read import read_partition
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +32,18 @@ def catch_up(
     later catch-up goes on from there."""
     tp = TopicPartition(topic, book.partition)
     reader.assign([tp])
-    reader.seek(tp, book.next_offset)
     end = reader.end_offsets([tp])[tp]  # read_committed: the last stable offset
     started, count = time.perf_counter(), 0
-    while reader.position(tp) < end and not stop():
-        for record in reader.poll(timeout_ms=500).get(tp, []):
-            if record.offset >= end:
-                break
-            count += 1
-            book.next_offset = record.offset + 1
-            try:
-                event = decode_event(record.value)
-                book.apply(event, records.request_hash(record.headers))
-            except (UndecodableEvent, FoldError) as exc:
-                # The projector dead-letters these; the decider must not stall on them.
-                book.skipped += 1
-                log.error("partition %d offset %d unreadable: %s", tp.partition, record.offset, exc)
+    for record in read_partition(reader, tp, book.next_offset, end, stop=stop):
+        count += 1
+        book.next_offset = record.offset + 1
+        try:
+            event = decode_event(record.value)
+            book.apply(event, records.request_hash(record.headers))
+        except (UndecodableEvent, FoldError) as exc:
+            # The projector dead-letters these; the decider must not stall on them.
+            book.skipped += 1
+            log.error("partition %d offset %d unreadable: %s", tp.partition, record.offset, exc)
     if not stop():
         book.next_offset = max(book.next_offset, end)
     elapsed = time.perf_counter() - started

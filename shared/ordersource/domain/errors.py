@@ -3,7 +3,7 @@
 The class is the reason; ``detail`` says what went wrong for this command and ``extra``
 carries facts a client can act on (the order's current status and version). Nothing here
 knows HTTP: the command API maps each class onto a status code and a problem title at
-its edge (``command_service.api.answers``).
+its edge (``command_service.answers``).
 """
 
 from __future__ import annotations
