@@ -1,8 +1,6 @@
 """Replay speed: ``orders replay --to-earliest --blue-green`` (the operator's CLI) over
 the generated log into an empty Redis, with its progress sampled from Redis (the
-building generation's checkpoints) for the rate-over-time plot.
-
-``bench/replay.py`` (another engineer's) is not needed here; this goes through the CLI
+building generation's checkpoints) for the rate-over-time plot. It goes through the CLI
 every operator uses. Its peak RSS comes from ``wait4``'s rusage.
 """
 
