@@ -16,6 +16,7 @@ import redis
 from bench.datagen import EVENTS_PER_ORDER, order_id
 from bench.env import proc_status
 from ordersource import keys
+from ordersource.generation import resolve_generation
 
 SAMPLE = 2000
 
@@ -32,8 +33,7 @@ def _usage(client: redis.Redis, names: list[str]) -> list[int]:
 
 
 def redis_per_order(client: redis.Redis, orders: int, before: int) -> dict[str, Any]:
-    found = client.get(keys.CURRENT_GENERATION)
-    generation = found.decode() if isinstance(found, bytes) else str(found or "1")
+    generation = resolve_generation(client) or keys.DEFAULT_GENERATION
     view = keys.ViewKeys(generation)
     picked = random.Random(7).sample(range(orders), min(SAMPLE, orders))
     views = _usage(client, [view.order(order_id(n)) for n in picked])

@@ -14,6 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from ordersource import keys
+from ordersource.generation import aresolve_generation
 
 PER_SECOND = 20
 POLL_S = 0.002
@@ -41,8 +42,7 @@ class VisibilityProbe:
         task.add_done_callback(self.tasks.discard)
 
     async def watch(self, order_id: str, version: int, acked: float) -> None:
-        found = await self.redis.get(keys.CURRENT_GENERATION)
-        generation = found.decode() if isinstance(found, bytes) else str(found or "1")
+        generation = await aresolve_generation(self.redis) or keys.DEFAULT_GENERATION
         key = keys.ViewKeys(generation).order(order_id)
         while time.perf_counter() - acked < GIVE_UP_S:
             raw = await self.redis.get(key)

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from ordersource import codec
-from ordersource.keys import CURRENT_GENERATION, DEFAULT_GENERATION, ViewKeys
+from ordersource.generation import aresolve_generation
+from ordersource.keys import DEFAULT_GENERATION, ViewKeys
 from query_service.cursor import Cursor
 
 Index = tuple[str, str | None]
@@ -63,8 +64,7 @@ class RedisViewStore:
     async def generation(self) -> str:
         if self.bound is not None:
             return self.bound
-        current = await self.redis.get(CURRENT_GENERATION)
-        return current.decode() if current else DEFAULT_GENERATION
+        return await aresolve_generation(self.redis) or DEFAULT_GENERATION
 
     async def at(self, generation: str | None) -> RedisViewStore | None:
         if generation is None:
