@@ -47,7 +47,8 @@ def sample(text: str, series: str) -> float:
 
 
 @pytest.fixture
-def scraped(services: Any) -> dict[str, str]:
+def stack(services: Any) -> dict[str, Any]:
+    """Every process started, and one order through both APIs (decided, projected)."""
     started = {p.service: services(p.service) for p in metrics_doc.PROCESSES}
     commands = httpx.Client(base_url=started["command-api"].url(), timeout=30)
     queries = httpx.Client(base_url=started["query-api"].url(), timeout=30)
@@ -74,7 +75,31 @@ def scraped(services: Any) -> dict[str, str]:
         timeout=10,
         message="the projector never counted the event",
     )
-    return {p.name: scrape(p.service) for p in metrics_doc.PROCESSES}
+    return started
+
+
+@pytest.fixture
+def scraped(stack: dict[str, Any]) -> dict[str, str]:
+    return {
+        p.name: httpx.get(stack[p.service].url("/metrics"), timeout=10).text
+        for p in metrics_doc.PROCESSES
+    }
+
+
+def test_every_process_answers_readyz_in_one_shape(stack: dict[str, Any]) -> None:
+    """docs/operations.md: one /readyz body for all four (``ordersource.readiness``)."""
+    checks = {
+        "decider": {"caught_up", "redis"},
+        "command-api": {"redis", "kafka", "verdicts"},
+        "projector": {"redis", "assigned"},
+        "query-api": {"redis"},
+    }
+    for service, names in checks.items():
+        answer = httpx.get(stack[service].url("/readyz"), timeout=10)
+        body = answer.json()
+        assert answer.status_code == 200, (service, body)
+        assert (body["ready"], body["status"]) == (True, "ok"), (service, body)
+        assert body["checks"] == dict.fromkeys(names, True), (service, body)
 
 
 def test_each_process_serves_exactly_the_documented_metrics(scraped: dict[str, str]) -> None:

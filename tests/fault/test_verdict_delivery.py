@@ -107,7 +107,8 @@ def test_every_decided_command_is_answered_after_a_redis_outage(
             timeout=60,
             message="the decider does not hold the verdicts it could not deliver",
         )
-        assert (waiting["redis"], waiting["ready"]) == (False, False)
+        assert (waiting["checks"]["redis"], waiting["ready"]) == (False, False)
+        assert waiting["status"] == "unavailable"
         outage.end()
 
         def unanswered() -> list[tuple[str, Any]]:

@@ -26,7 +26,7 @@ def test_answering_dependencies_but_not_there_yet_is_starting() -> None:
 
 
 def test_failing_wins_and_says_why() -> None:
-    failure = {"reason": "OutOfMemoryError: OOM command not allowed", "failures": 3}
+    failure = {"reason": "OutOfMemoryError: OOM command not allowed", "failed_attempts": 3}
     r = readiness({"redis": True}, ["redis"], failure, undelivered_verdicts=0)
     assert (r.status, r.http_status) == (Status.FAILING, 503)
     body = r.body()

@@ -23,6 +23,7 @@ from command_service.api.waiter import VerdictWaiter
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import RequestMetrics, process_registry, request_seconds
+from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from ordersource.web import install_problem_handlers, require
 
@@ -76,8 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
             "kafka": await gateway.commands.ready(),
             "verdicts": gateway.waiter.subscribed.is_set(),
         }
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+        ready = readiness(checks, dependencies=["redis", "kafka"])
+        return JSONResponse(ready.body(), status_code=ready.http_status)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -27,6 +27,7 @@ from command_service.decider.book import PartitionBook
 from command_service.decider.clients import DeciderClients
 from command_service.decider.courier import VerdictCourier
 from command_service.decider.writer import Delivery, PartitionWriter
+from ordersource.readiness import Readiness, readiness
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,19 +73,10 @@ class Decider:
         writers = list(self.writers.values())
         return bool(writers) and all(w.caught_up.is_set() for w in writers)
 
-    def readiness(self) -> dict[str, object]:
+    def readiness(self) -> Readiness:
         """/readyz: caught up, and Redis reachable (else verdicts wait undelivered)."""
-        caught_up, redis_ok = self.is_ready(), self.courier.redis_ok
-        status = "ready" if caught_up and redis_ok else "catching up"
-        if caught_up and not redis_ok:
-            status = "redis unavailable"
-        return {
-            "status": status,
-            "ready": caught_up and redis_ok,
-            "caught_up": caught_up,
-            "redis": redis_ok,
-            "undelivered_verdicts": len(self.courier),
-        }
+        checks = {"caught_up": self.is_ready(), "redis": self.courier.redis_ok}
+        return readiness(checks, ["redis"], undelivered_verdicts=len(self.courier))
 
     def run(self) -> None:
         topic = self.settings.commands_topic

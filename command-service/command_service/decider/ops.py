@@ -10,21 +10,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from command_service.decider.metrics import REGISTRY
 from ordersource import codec
+from ordersource.readiness import Readiness
 
 
-def serve_ops(
-    host: str, port: int, readiness: Callable[[], dict[str, object]]
-) -> ThreadingHTTPServer:
-    """``readiness()`` gives /readyz's body; its ``ready`` decides 200 or 503."""
+def serve_ops(host: str, port: int, readiness: Callable[[], Readiness]) -> ThreadingHTTPServer:
+    """``readiness()`` gives /readyz's answer (``ordersource.readiness``: one shape for
+    every process)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 self._send(200, b'{"status":"ok"}', "application/json")
             elif self.path == "/readyz":
-                checks = readiness()
-                status = 200 if checks.get("ready") else 503
-                self._send(status, codec.dumps(checks), "application/json")
+                ready = readiness()
+                self._send(ready.http_status, codec.dumps(ready.body()), "application/json")
             elif self.path == "/metrics":
                 self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             else:

@@ -31,6 +31,7 @@ from faust.streams import Stream
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ordersource.connections import faust_credentials
+from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from projector.core.metrics import ProjectorMetrics
 from projector.core.retry import Health
@@ -158,16 +159,13 @@ def _pages(
     @app.page("/readyz")
     async def readyz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         try:
-            redis_ok = await (await target.store()).ping()
+            redis_ok, error = bool(await (await target.store()).ping()), {}
         except Exception as exc:  # any Redis failure means "not ready", never a crash
-            return web.json({"status": "unavailable", "redis": repr(exc)}, status=503)
+            redis_ok, error = False, {"error": repr(exc)}
         assigned = assignment.assigned_once and not app.rebalancing
-        if health.failing:  # batches (or an assignment) keep failing: say why
-            body = {"status": "failing", "redis": redis_ok, "assigned": assigned}
-            return web.json({**body, **health.describe()}, status=503)
-        ok = redis_ok and assigned
-        body = {"status": "ok" if ok else "starting", "redis": redis_ok, "assigned": assigned}
-        return web.json(body, status=200 if ok else 503)
+        failure = health.describe() if health.failing else None  # keeps failing: say why
+        ready = readiness({"redis": redis_ok, "assigned": assigned}, ["redis"], failure, **error)
+        return web.json(ready.body(), status=ready.http_status)
 
     @app.page("/metrics")
     async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
