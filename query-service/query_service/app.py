@@ -21,7 +21,7 @@ from ordersource.metrics import RequestMetrics, process_registry, request_second
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from ordersource.web import require
-from query_service import orders, problems, projection
+from query_service import orders, overview, problems
 from query_service.deps import StoreDep
 from query_service.store import RedisViewStore, ViewStore
 
@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
     problems.install(app)
     readers = Depends(require(TokenRegistry(settings.auth_tokens), Role.READER))
     app.include_router(orders.router, dependencies=[readers])
-    app.include_router(projection.router, dependencies=[readers])
+    app.include_router(overview.router, dependencies=[readers])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -25,9 +25,10 @@ from projector.core.retry import (
     may_be_a_records_fault,
     run_batch,
 )
+from projector.store.faults import REDIS_FAULTS
 from projector.store.memory import InMemoryProjectionStore
 from tests.support.events import lifecycle, placed
-from tests.unit.test_projection_handler import FakeDeadLetters, FakeRewinder
+from tests.support.projection_fakes import FakeDeadLetters, FakeRewinder
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +68,7 @@ class Rig:
         self.store, self.dead, self.rewinder = FlakyStore(), FlakyDeadLetters(), FakeRewinder()
         asyncio.run(self.store.initialize(0))
         self.metrics = ProjectorMetrics()
-        self.health = Health(self.metrics)
+        self.health = Health(self.metrics, REDIS_FAULTS)
         self.sleeps: list[float] = []
         self.attempts = 0
         self.ready_seen: list[float] = []
@@ -275,4 +276,4 @@ def test_a_gap_commits_nothing_and_re_reads_from_the_checkpoint() -> None:
     ],
 )
 def test_which_errors_may_be_a_records(exc: BaseException, blamed: bool) -> None:
-    assert may_be_a_records_fault(exc) is blamed
+    assert may_be_a_records_fault(exc, REDIS_FAULTS) is blamed

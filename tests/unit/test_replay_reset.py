@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projector.ops.offsets import Committed, marker
+from projector.offsets import Committed, marker
 from projector.runtime.reset import GroupOffsets, detect
 
 pytestmark = pytest.mark.unit

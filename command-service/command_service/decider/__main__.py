@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from command_service.decider.clients import DeciderClients
+from command_service.decider.health import serve_ops
 from command_service.decider.loop import Decider
-from command_service.decider.ops import serve_ops
 from ordersource.runtime import configure_logging, on_termination
 from ordersource.settings import Settings
 

@@ -15,6 +15,7 @@ import redis
 from kafka import KafkaConsumer, KafkaProducer
 
 from ordersource.connections import kafka_options, redis_client
+from ordersource.kafka_read import committed_reader
 from ordersource.settings import Settings
 
 TXN_RETRY_BACKOFF_MS = 10
@@ -59,9 +60,6 @@ class DeciderClients:
     def event_reader(self) -> Any:
         """A reader only for one catch-up (closed after it: an idle client would keep a
         network thread busy)."""
-        return KafkaConsumer(
-            **self.kafka,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+        return committed_reader(
+            self.settings, "orders-decider", max_partition_fetch_bytes=8 * 1024 * 1024
         )

@@ -24,16 +24,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from redis.exceptions import (
-    BusyLoadingError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-)
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from projector.core.batch import Key, StoreKeepsMoving
@@ -46,32 +38,35 @@ POISON_AFTER = 5
 FIRST_DELAY_S, MAX_DELAY_S = 0.1, 2.0
 
 
-# Redis refusing for now, whatever the data: retried for ever, never blamed on a record.
-_REDIS_FOR_NOW = (OutOfMemoryError, ReadOnlyError, BusyLoadingError, NoScriptError)
-_REDIS_FOR_NOW_CODES = {
-    "OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "MISCONF",
-    "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "NOAUTH", "NOPERM", "WRONGPASS", "MOVED", "ASK",
-}  # fmt: skip
 _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, ArithmeticError)
 
 
-def may_be_a_records_fault(exc: BaseException) -> bool:
+class StoreFaults(Protocol):
+    """What the store's client library knows about its errors (``projector.store.faults``
+    for Redis): the core knows no client library."""
+
+    def about_data(self, exc: BaseException) -> bool | None:
+        """True: the store refused because of the data (a record may be at fault); False:
+        it fails or refuses for now, whatever the data; None: not the store's error."""
+
+    def expected(self, exc: BaseException) -> bool:
+        """A failure of the store itself, not a bug (logged without a traceback)."""
+
+
+def may_be_a_records_fault(exc: BaseException, faults: StoreFaults) -> bool:
     """An error some record of the batch may cause every time: the commit script's
-    refusal or a Redis error about the data, or a data error while planning. Not: Redis
-    or Kafka unavailable or refusing writes, timeouts, the store moving, a bug."""
-    if isinstance(exc, ResponseError):
-        if isinstance(exc, _REDIS_FOR_NOW):
-            return False
-        return str(exc).split(" ", 1)[0].upper() not in _REDIS_FOR_NOW_CODES
-    return isinstance(exc, _DATA_ERRORS)
+    refusal or a store error about the data, or a data error while planning. Not: the
+    store or Kafka unavailable or refusing writes, timeouts, the store moving, a bug."""
+    about_data = faults.about_data(exc)
+    return isinstance(exc, _DATA_ERRORS) if about_data is None else about_data
 
 
 class Health:
     """Whether batches go through; if not, since when and why (for /readyz and the
     ``orders_projector_ready`` gauge). Logs a failure once per streak, and the recovery."""
 
-    def __init__(self, metrics: ProjectorMetrics) -> None:
-        self.metrics = metrics
+    def __init__(self, metrics: ProjectorMetrics, faults: StoreFaults) -> None:
+        self.metrics, self.faults = metrics, faults
         self.reason: str | None = None
         self.since: float | None = None
         self.failures = 0
@@ -87,7 +82,7 @@ class Health:
         if self.reason is None:
             self.since = time.time()
             # A traceback only for the unexpected: Redis's refusals speak for themselves.
-            expected = isinstance(exc, RedisError | OSError | StoreKeepsMoving)
+            expected = self.faults.expected(exc) or isinstance(exc, OSError | StoreKeepsMoving)
             log.error(
                 "projection failing, retrying until it goes through: %s: %s",
                 kind,
@@ -181,7 +176,7 @@ async def _until_done(
         nonlocal suspects
         exc = _failure(state)
         health.failed(exc)
-        if poison_after is not None and may_be_a_records_fault(exc):
+        if poison_after is not None and may_be_a_records_fault(exc, health.faults):
             suspects += 1
         return poison_after is not None and suspects >= poison_after
 

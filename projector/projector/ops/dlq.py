@@ -21,7 +21,7 @@ from kafka import TopicPartition
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
-from projector.ops import offsets
+from projector import offsets
 from projector.ops.status import dlq_group
 
 

@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 
 from ordersource.settings import Settings
 from ordersource.views import rfc3339
+from projector import offsets
 from projector.core.batch import BatchHandler
 from projector.core.metrics import ProjectorMetrics
 from projector.core.plan import Incoming
-from projector.ops import offsets
 from projector.ops.logreader import LogReader
 from projector.store import generations
 from projector.store.redis_store import RedisProjectionStore

@@ -15,7 +15,7 @@ from ordersource import codec, keys
 from ordersource.connections import redis_client
 from ordersource.generation import resolve_generation
 from ordersource.settings import Settings
-from projector.ops import offsets
+from projector import offsets
 
 
 @dataclass

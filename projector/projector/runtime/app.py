@@ -44,6 +44,7 @@ from projector.runtime.progress import ProgressReporter
 from projector.runtime.rebuild import RebuildKeeper
 from projector.runtime.rewind import FaustRewinder
 from projector.runtime.target import WriteTarget
+from projector.store.faults import REDIS_FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def create_app(
         web_in_thread=False,
     )
     metrics = ProjectorMetrics()
-    health = Health(metrics)
+    health = Health(metrics, REDIS_FAULTS)
     consumer = functools.partial(checkpoint_consumer, app)
     target = WriteTarget(clients.redis, generation)
     rebuilds = RebuildKeeper(settings, clients.redis, target, clients.group_offsets)

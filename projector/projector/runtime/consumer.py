@@ -19,7 +19,7 @@
    as its committed positions, so its ack/commit bookkeeping follows.
 
 3. Marked commits. Faust commits offsets with empty metadata; this thread commits them
-   with ``ordersource:gen=<g>`` (``projector.ops.offsets.marker``). Offsets written by
+   with ``ordersource:gen=<g>`` (``projector.offsets.marker``). Offsets written by
    ``kafka-consumer-groups --reset-offsets`` or ``orders replay`` carry no marker, so on
    the next assignment the projector can tell an operator's reset from its own progress
    and honour it (``projector.runtime.reset``) instead of silently resuming from Redis.

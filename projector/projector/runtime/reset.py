@@ -2,7 +2,7 @@
 
 The projector resumes from its Redis checkpoints, so without this a reset of its group
 would be ignored. On every assignment it compares the group's committed offsets with
-its checkpoints. Its own commits carry a marker (``projector.ops.offsets``); an unmarked
+its checkpoints. Its own commits carry a marker (``projector.offsets``); an unmarked
 committed offset *below* the checkpoint is an operator's reset:
 
 * every reset partition at the start of the log (``--to-earliest``): a **full
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ordersource.settings import Settings
-from projector.ops import offsets
-from projector.ops.offsets import Committed
+from projector import offsets
+from projector.offsets import Committed
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from ordersource import keys
 from ordersource.generation import aresolve_generation
-from projector.ops.offsets import marker
+from projector.offsets import marker
 from projector.store.redis_store import RedisProjectionStore
 
 log = logging.getLogger(__name__)
@@ -65,5 +65,5 @@ class WriteTarget:
         return True
 
     def commit_marker(self) -> str:
-        """The metadata of the projector's own offset commits (``projector.ops.offsets``)."""
+        """The metadata of the projector's own offset commits (``projector.offsets``)."""
         return marker(self._store.generation if self._store else "-")

@@ -64,7 +64,7 @@ def decide(
         if command.expected_version not in (None, 0):
             raise VersionMismatch("the order does not exist yet", version=0)
         if (total := total_cents(command.items)) > MAX_ORDER_TOTAL_CENTS:
-            # The command alone is wrong, whatever the state: 422, like any invalid input.
+            # The command alone is wrong, whatever the state: invalid, like any bad input.
             raise InvalidCommand(_above_bound(total), total_cents=total)
         data = OrderPlacedData(
             customer_id=command.customer_id,
@@ -160,7 +160,7 @@ def _check_changes(state: OrderState, command: ModifyOrder) -> None:
             version=state.version,
         )
     if (total := total_cents(items)) > MAX_ORDER_TOTAL_CENTS:
-        # Like the line limit: fine on another order, refused on this one (409).
+        # Like the line limit: fine on another order, a rule violation on this one.
         raise RuleViolated(
             _above_bound(total),
             order_status=state.status.value,

@@ -2,8 +2,9 @@
 
 The class is the reason; ``detail`` says what went wrong for this command and ``extra``
 carries facts a client can act on (the order's current status and version). Nothing here
-knows HTTP: the command API maps each class onto a status code and a problem title at
-its edge (``command_service.answers``).
+knows HTTP: the command service maps each class onto a status code and a problem title
+(``command_service.answers``, outside the domain), and the decider stores that answer
+in the command's verdict so a retry gets the same bytes.
 """
 
 from __future__ import annotations

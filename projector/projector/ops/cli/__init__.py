@@ -1,6 +1,6 @@
-"""``orders``: the operator's command line for the read side (see ``projector.ops.cli.base``).
+"""The ``orders`` entry point: registers every command module on the one Typer app.
 
-Importing the command modules registers their commands on the one Typer app.
+The app, its settings and exit codes are in ``projector.ops.cli.base``.
 """
 
 from __future__ import annotations

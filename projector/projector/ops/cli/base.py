@@ -48,7 +48,7 @@ def fail(message: str, code: int = FAILED) -> NoReturn:
 
 @contextmanager
 def kafka_admin(settings: Settings) -> Iterator[Any]:
-    from projector.ops import offsets
+    from projector import offsets
 
     try:
         admin = offsets.admin_client(settings)

@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ordersource.connections import async_redis_client
 from ordersource.settings import Settings
-from projector.ops import offsets, replay
+from projector import offsets
+from projector.ops import replay
 from projector.ops.cli.base import REFUSED, app, console, fail, kafka_admin, settings_of
 
 

@@ -1,4 +1,8 @@
-"""The decider's own small HTTP server: /healthz, /readyz and /metrics."""
+"""The decider's own small HTTP server: /healthz, /readyz and /metrics.
+
+The standard library's threaded server, on purpose: the decider is a process of threads
+with no event loop, and three GET routes that answer from memory do not need an ASGI
+server. /readyz has the body every process has (``ordersource.readiness``)."""
 
 from __future__ import annotations
 

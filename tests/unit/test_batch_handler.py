@@ -14,24 +14,9 @@ from projector.core.metrics import ProjectorMetrics
 from projector.core.plan import Incoming
 from projector.store.memory import InMemoryProjectionStore
 from tests.support.events import lifecycle, placed
+from tests.support.projection_fakes import FakeDeadLetters, FakeRewinder
 
 pytestmark = pytest.mark.unit
-
-
-class FakeDeadLetters:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, int, str]] = []
-
-    async def send(self, record: Incoming, reason: str) -> None:
-        self.sent.append((record.partition, record.offset, reason))
-
-
-class FakeRewinder:
-    def __init__(self) -> None:
-        self.rewinds = 0
-
-    async def rewind(self) -> None:
-        self.rewinds += 1
 
 
 def make() -> tuple[BatchHandler, InMemoryProjectionStore, FakeDeadLetters, FakeRewinder]:

@@ -1,5 +1,9 @@
 """The projector's consumer group as Kafka sees it: members, committed offsets, resets.
 
+Shared by the live projector (``projector.runtime``: the commit marker, reading an
+operator's reset) and the ``orders`` tool (``projector.ops``: writing resets, status):
+the writer and the reader of a reset share one implementation, beside both packages.
+
 Blocking kafka-python admin calls (the CLI calls them directly, the projector in a
 thread). The projector commits its offsets with the metadata ``ordersource:gen=<g>``
 (``projector.runtime.consumer``); Kafka's ``kafka-consumer-groups --reset-offsets`` and ``orders
