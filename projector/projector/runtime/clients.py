@@ -3,8 +3,10 @@
 ``Clients.build(settings)`` is called by ``create_app`` (or a test hands its own): one
 Redis client for views, generations and the reset bookkeeping; the end-offset reader
 (``projector.runtime.stable``); the reading of the group's committed offsets on an
-assignment (``projector.runtime.reset``). Faust owns its own consumer and producer. No
-module of ``projector.runtime`` builds a client of its own.
+assignment (``projector.runtime.reset``). Faust owns its own consumer and producer.
+Two short-lived Kafka admin clients are made where they are used, on purpose: the topic
+check before Faust starts (``projector.runtime.topics``), and the group-offset read on an
+assignment (rare; an idle admin client would hold a connection and a thread for hours).
 """
 
 from __future__ import annotations
