@@ -48,6 +48,7 @@ def read_partition(
     timeout_s: float | None = None,
     stop: Callable[[], bool] | None = None,
     max_records: int | None = None,
+    poll_ms: int = POLL_MS,
 ) -> Iterator[Any]:
     """Every record of partition ``tp`` from ``start`` (None: the earliest) up to, not
     including, ``end`` (None: the partition's end when called — its last stable offset
@@ -69,7 +70,7 @@ def read_partition(
             return
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"reading {tp.topic} partition {tp.partition} took too long")
-        for record in consumer.poll(timeout_ms=POLL_MS, max_records=max_records).get(tp, []):
+        for record in consumer.poll(timeout_ms=poll_ms, max_records=max_records).get(tp, []):
             if record.offset >= end:
                 return
             yield record

@@ -29,7 +29,7 @@ class FakeConsumer:
     def seek(self, tp: Any, offset: int) -> None:
         self.at = offset
 
-    def poll(self, timeout_ms: int = 0) -> dict[Any, list[Any]]:
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
         lso, delivered = self.log[self.tp.partition]
         found = [o for o in delivered if self.at <= o < lso][:1]
         self.at = found[0] + 1 if found else lso  # past markers and aborted data

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ordersource.kafka_read import committed_reader
+from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
 
 PROBE_TIMEOUT_S = 5.0
@@ -97,17 +97,16 @@ class StableEnds:
 
     def _probe(self, tp: Any, start: int, lso: int, deadline: float) -> bool | None:
         """True if no record in [start, lso) is delivered to a read_committed reader."""
-        consumer = self._consumer
         self.probes += 1
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        while time.monotonic() < deadline:
-            records = consumer.poll(timeout_ms=POLL_MS).get(tp, [])
-            if any(r.offset < lso for r in records):
-                return False
-            if consumer.position(tp, timeout_ms=POLL_MS * 10) >= lso:
-                return True
-        return None
+        remaining = deadline - time.monotonic()
+        try:
+            records = read_partition(
+                self._consumer, tp, start, lso, timeout_s=remaining, poll_ms=POLL_MS
+            )
+            delivered = next(records, None)
+        except TimeoutError:
+            return None
+        return delivered is None
 
     def _client(self) -> Any:
         if self._consumer is None:
