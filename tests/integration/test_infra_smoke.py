@@ -7,6 +7,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from ordersource.kafka_read import read_partition
 from tests.support.kafka_infra import KafkaBroker
 from tests.support.redis_infra import RedisBroker
 
@@ -17,15 +18,8 @@ def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
     """Every record of partition 0 up to its end offset at call time."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        out: list[tuple[bytes, bytes]] = []
-        while consumer.position(tp) < end:
-            for records in consumer.poll(timeout_ms=500).values():
-                out += [(r.key, r.value) for r in records]
-        return out
+        records = read_partition(consumer, TopicPartition(topic, 0), timeout_s=60)
+        return [(r.key, r.value) for r in records]
     finally:
         consumer.close()
 
