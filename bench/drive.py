@@ -30,6 +30,7 @@ def drive(
     procs: int = 0,
     orders: int = 1,
     probe_redis: str = "",
+    token: str = "",
 ) -> dict[str, Any]:
     """Open loop at ``rate`` (split over processes), or closed loop with ``concurrency``."""
     procs = procs or max(1, int(-(-rate // PER_PROCESS)))
@@ -43,6 +44,8 @@ def drive(
                 argv += ["--rate", str(rate / procs)]
                 if concurrency:
                     argv += ["--concurrency", str(max(1, concurrency // procs))]
+                if token:
+                    argv += ["--token", token]
                 if probe_redis and i == 0:
                     argv += ["--probe-redis", probe_redis]
                 running.append(

@@ -8,6 +8,7 @@ and child commands run through ``run_child``, which kills them on the way out.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,11 @@ PARTITIONS = 6
 class Stack:
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="ordersource-bench-"))
-        self.kafka = KafkaServer(self.tmp / "kafka", heap="768m")
-        self.redis = RedisServer(self.tmp / "redis")
+        # As `make run` configures them: Kafka's 512 MiB heap, Redis with AOF on.
+        self.kafka = KafkaServer(self.tmp / "kafka", heap="512m")
+        self.redis = RedisServer(self.tmp / "redis", appendonly=True)
+        # Access control on, as under `make run`: one bearer token per role.
+        self.tokens = {role: secrets.token_urlsafe(18) for role in ("writer", "reader", "admin")}
         self.env: dict[str, str] = {}
         self.services: Services | None = None
 
@@ -38,6 +42,8 @@ class Stack:
             self.kafka, self.redis, self.tmp / "state", partitions=PARTITIONS
         )
         self.env["ORDERS_LOG_LEVEL"] = "INFO"
+        tokens = {role: [token] for role, token in self.tokens.items()}
+        self.env["ORDERS_AUTH_TOKENS"] = json.dumps(tokens)
         self.services = Services(self.env, self.tmp / "logs")
 
     def child_env(self, **extra: str) -> dict[str, str]:

@@ -82,11 +82,16 @@ def scenarios(stack: Stack, cfg: dict[str, Any], out: dict[str, Any]) -> None:
     query = stack.services("query-api")
     load["commands"] = os.getloadavg()
     out["commands"] = loadtests.commands(
-        command, query, stack.redis.url, cfg["rates"], cfg["seconds"]
+        command, query, stack.redis.url, cfg["rates"], cfg["seconds"], stack.tokens
     )
     load["queries"] = os.getloadavg()
     out["queries"] = loadtests.queries(
-        query, cfg["orders"], cfg["query_rates"], cfg["query_seconds"], cfg["workers"]
+        query,
+        cfg["orders"],
+        cfg["query_rates"],
+        cfg["query_seconds"],
+        cfg["workers"],
+        stack.tokens["reader"],
     )
     load["end"] = os.getloadavg()
     pids = {"decider": out["decider"]["pid"], "projector": projector.pid,

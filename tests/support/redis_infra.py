@@ -79,7 +79,8 @@ class RedisBroker(ABC):
 class RedisServer(RedisBroker):
     """The system ``redis-server`` on a free port; no persistence, so a restart empties it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
+        """``appendonly``: persist like ``make run``'s Redis (AOF, fsync every second)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = free_port()
@@ -89,7 +90,7 @@ class RedisServer(RedisBroker):
             "--bind", "127.0.0.1",
             "--dir", str(workdir),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if appendonly else "no",
         ]  # fmt: skip
         self._proc = Supervised(argv, workdir / "redis.log")
 
