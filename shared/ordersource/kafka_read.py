@@ -65,7 +65,17 @@ def read_partition(
     if end is None:
         end = int(consumer.end_offsets([tp])[tp])
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while consumer.position(tp) < end:
+
+    def position() -> int | None:
+        if deadline is None:
+            return int(consumer.position(tp))
+        # Bounded too: kafka-python's position() can wait on an offset reset or a leader
+        # epoch check while Kafka is away, and answers None when its time is up.
+        left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        found = consumer.position(tp, timeout_ms=left_ms)
+        return None if found is None else int(found)
+
+    while (at := position()) is None or at < end:
         if stop is not None and stop():
             return
         if deadline is not None and time.monotonic() > deadline:

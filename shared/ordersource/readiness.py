@@ -45,10 +45,12 @@ class Readiness:
 
     @property
     def status(self) -> Status:
-        if self.failure:
-            return Status.FAILING
+        # A dependency that does not answer explains everything else (a failure streak
+        # against it included), so it is said first.
         if not all(ok for name, ok in self.checks.items() if name in self.dependencies):
             return Status.UNAVAILABLE
+        if self.failure:
+            return Status.FAILING
         return Status.OK if all(self.checks.values()) else Status.STARTING
 
     @property

@@ -33,7 +33,7 @@ class FakeReader:
     def end_offsets(self, tps: list[Any]) -> dict[Any, int]:
         return {tp: self.lso for tp in tps}
 
-    def position(self, tp: Any) -> int:
+    def position(self, tp: Any, timeout_ms: int | None = None) -> int:
         return self.at
 
     def poll(self, timeout_ms: int, max_records: int | None = None) -> dict[Any, list[Any]]:

@@ -25,7 +25,14 @@ def test_answering_dependencies_but_not_there_yet_is_starting() -> None:
     assert (r.status, r.http_status) == (Status.STARTING, 503)
 
 
-def test_failing_wins_and_says_why() -> None:
+def test_a_dependency_down_is_unavailable_even_while_work_fails_against_it() -> None:
+    failure = {"reason": "ConnectionError: Error 111 connecting", "failed_attempts": 4}
+    r = readiness({"redis": False, "assigned": True}, ["redis"], failure)
+    assert (r.status, r.http_status) == (Status.UNAVAILABLE, 503)
+    assert r.body()["reason"] == failure["reason"]  # still says why
+
+
+def test_failing_while_the_dependency_answers_says_why() -> None:
     failure = {"reason": "OutOfMemoryError: OOM command not allowed", "failed_attempts": 3}
     r = readiness({"redis": True}, ["redis"], failure, undelivered_verdicts=0)
     assert (r.status, r.http_status) == (Status.FAILING, 503)

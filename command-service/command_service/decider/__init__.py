@@ -5,6 +5,6 @@ judges its commands with its ``book`` (the fold of its partition and what each c
 caused) in Kafka transactions (``records``: the records it reads and sends), then hands
 the verdicts to the process's ``courier``, which delivers them to Redis. ``catchup``
 rebuilds a book from the log; ``clients`` builds the process's clients once and
-``ports`` says what a writer needs of them; ``ops`` serves /healthz, /readyz and the
+``ports`` says what a writer needs of them; ``health`` serves /healthz, /readyz and the
 ``metrics``; ``rejoin`` works around a kafka-python group bug.
 """

@@ -190,6 +190,7 @@ class PartitionWriter(threading.Thread):
             return answers.refused("unknown", InvalidCommand(str(exc))), None
         try:
             events, decision = self.book.judge(command, now=self.clock(), new_id=new_id)
+            verdict = answers.verdict(command.command_id, decision)
         except Exception:  # a bug must not wedge the partition behind one command
             log.exception("could not decide command %s", command.command_id)
             error = InvalidCommand("the command could not be decided")
@@ -204,7 +205,7 @@ class PartitionWriter(threading.Thread):
                 headers=record.headers,
                 partition=record.partition,
             )
-        return answers.verdict(command.command_id, decision), sent
+        return verdict, sent
 
     def _forget_tentative(self) -> None:
         """Throw the book away: it holds the events of a transaction that did not commit.

@@ -191,7 +191,13 @@ async def _until_done(
         sleep=sleep,
         retry_error_callback=give_up,
     )
-    await retrying(work)
+
+    async def attempt() -> None:
+        # tenacity awaits only what it recognises as a coroutine function; ``work`` may be
+        # any callable returning an awaitable (a partial, a lambda): await it here.
+        await work()
+
+    await retrying(attempt)
     health.ok()
 
 
