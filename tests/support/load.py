@@ -16,6 +16,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,32 +132,50 @@ class CommandLoad:
         order.seq += 1
         op = Op(key, command_id_for_key(key), order.order_id, kind, time.monotonic())
         self.history.add(op)
-        for attempt in range(self.max_attempts):
-            sent = time.monotonic()
-            status, answer = await self._post(client, path, body, key)
-            op.attempts.append((sent, time.monotonic(), status))
-            op.outcome = classify(status)
-            if op.outcome in (ACKNOWLEDGED, REJECTED) or self._stopping.is_set():
-                break
-            if attempt + 1 < self.max_attempts:
-                await asyncio.sleep(1.0)  # the API's Retry-After: 1
-        if op.outcome == ACKNOWLEDGED:
-            op.version = int(answer["version"])
+        await send_recorded(client, op, path, body, self.max_attempts, self._stopping.is_set)
         if op.outcome == ACKNOWLEDGED and kind != "pay":
             order.quantity, order.modifies = quantity, order.modifies + (kind == "modify")
             order.busy = False
         else:  # paid (done), rejected, or fate unknown: continue with a fresh order
             self._orders[slot] = self._new_order()
 
-    async def _post(
-        self, client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str
-    ) -> tuple[int | str, Any]:
-        try:
-            response = await client.post(path, json=body, headers={"Idempotency-Key": key})
-        except httpx.HTTPError as exc:  # refused, reset, timed out: fate unknown
-            return type(exc).__name__, None
-        answer = response.json() if response.status_code in (200, 201) else None
-        return response.status_code, answer
+
+async def send_recorded(
+    client: httpx.AsyncClient,
+    op: Op,
+    path: str,
+    body: dict[str, Any],
+    max_attempts: int,
+    stopping: Callable[[], bool] = lambda: False,
+) -> None:
+    """POST one command with its Idempotency-Key (``op.key``) until it is acknowledged or
+    rejected, at most ``max_attempts`` times (a 503, 202 or transport error is retried
+    with the same key after the API's Retry-After of 1 s), recording every attempt, the
+    outcome and the acknowledged version in ``op``."""
+    for attempt in range(max_attempts):
+        sent = time.monotonic()
+        status, answer = await post_command(client, path, body, op.key)
+        op.attempts.append((sent, time.monotonic(), status))
+        op.outcome = classify(status)
+        if op.outcome in (ACKNOWLEDGED, REJECTED) or stopping():
+            break
+        if attempt + 1 < max_attempts:
+            await asyncio.sleep(1.0)
+    if op.outcome == ACKNOWLEDGED:
+        op.version = int(answer["version"])
+
+
+async def post_command(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str
+) -> tuple[int | str, Any]:
+    """One attempt: the HTTP status and, for 200/201, the answer; a transport error's
+    name when the fate is unknown (refused, reset, timed out)."""
+    try:
+        response = await client.post(path, json=body, headers={"Idempotency-Key": key})
+    except httpx.HTTPError as exc:
+        return type(exc).__name__, None
+    answer = response.json() if response.status_code in (200, 201) else None
+    return response.status_code, answer
 
 
 ONE_BIG_LINE = [{"sku": "gold", "quantity": 1000, "unit_price_cents": 10**12}]
@@ -199,15 +218,6 @@ def hostile_orders(
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(base_url=base_url, timeout=12.0, limits=limits) as client:
 
-            async def post(body: dict[str, Any], key: str) -> int | str:
-                try:
-                    response = await client.post(
-                        "/orders", json=body, headers={"Idempotency-Key": key}
-                    )
-                except httpx.HTTPError as exc:
-                    return type(exc).__name__
-                return response.status_code
-
             async def worker() -> None:
                 while not queue.empty() and time.monotonic() < deadline:
                     i = queue.get_nowait()
@@ -217,20 +227,12 @@ def hostile_orders(
                     key = f"{order_id}.0"
                     op = Op(key, command_id_for_key(key), order_id, "place", time.monotonic())
                     history.add(op)
-                    for _ in range(3):
-                        sent = time.monotonic()
-                        status = await post({**body, "items": items}, key)
-                        op.attempts.append((sent, time.monotonic(), status))
-                        op.outcome = classify(status)
-                        if op.outcome in (ACKNOWLEDGED, REJECTED):
-                            break
-                        await asyncio.sleep(1.0)
-                    if op.outcome == ACKNOWLEDGED:
-                        op.version = 1
-                        burst.acknowledged += 1
+                    await send_recorded(client, op, "/orders", {**body, "items": items}, 3)
+                    burst.acknowledged += op.outcome == ACKNOWLEDGED
                     if i % over_every == 0:
                         over = {**body, "order_id": f"{order_id}-over", "items": OVER_THE_BOUND}
-                        burst.over_statuses.append(await post(over, f"{order_id}.over"))
+                        status, _ = await post_command(client, "/orders", over, f"{order_id}.over")
+                        burst.over_statuses.append(status)
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
