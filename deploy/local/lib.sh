@@ -53,6 +53,9 @@ cmdline_matches() { # <name> <pid>
   local cmd
   cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$2/cmdline")" || return 1
   cmd="${cmd% }"
+  # Just forked by launch() and not yet exec'd: the child still shows this script's
+  # own command line (seen on a loaded machine as "kafka exited during start-up").
+  [[ "$cmd" != "$(tr '\0' ' ' 2>/dev/null </proc/$$/cmdline | sed 's/ $//')" ]] || return 0
   case "$1" in
     # kafka-server (still formatting) execs kafka-run-class, which execs java.
     kafka) [[ "$cmd" == *"/bin/kafka-server $state/kafka "* || "$cmd" == *" kafka.Kafka $state/kafka/server.properties" ]] ;;
