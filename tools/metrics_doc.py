@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from command_service.decider.metrics import DeciderMetrics
-from ordersource.metrics import request_seconds
+from ordersource.metrics import request_seconds, requests_in_flight, requests_shed
 from ordersource.settings import Settings
 from projector.core.metrics import ProjectorMetrics
 
@@ -43,16 +43,24 @@ class Process:
         return port
 
 
+def _api_metrics(process: str) -> Callable[[CollectorRegistry], object]:
+    """What both HTTP API apps create: request latency and admission control."""
+
+    def build(registry: CollectorRegistry) -> object:
+        return [
+            request_seconds(registry, process),
+            requests_shed(registry, process),
+            requests_in_flight(registry, process),
+        ]
+
+    return build
+
+
 PROCESSES = (
-    Process(
-        "command_api",
-        "command-api",
-        "command_api_port",
-        lambda r: request_seconds(r, "command_api"),
-    ),
+    Process("command_api", "command-api", "command_api_port", _api_metrics("command_api")),
     Process("decider", "decider", "decider_port", DeciderMetrics),
     Process("projector", "projector", "projector_port", ProjectorMetrics),
-    Process("query_api", "query-api", "query_api_port", lambda r: request_seconds(r, "query_api")),
+    Process("query_api", "query-api", "query_api_port", _api_metrics("query_api")),
 )
 
 
@@ -106,7 +114,8 @@ collectors of prometheus_client, nothing else:
 A labelled metric lists its family (`# HELP`/`# TYPE`) from the start, and its series
 once it has seen a label value (`orders_decider_commands_total` starts with both outcomes
 at 0). `route` is the matched route's path template, `unmatched` when no route matched (an
-unknown path, or a request the command API refuses before routing: 413, 415, 431);
+unknown path, or a request refused before routing: the command API's 413, 415, 431, and
+either API's 503 Overloaded);
 `status` is the response status code.
 """
 

@@ -15,9 +15,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ordersource import codec
+from ordersource.admission import HEALTH_PATHS, Admission
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
-from ordersource.metrics import RequestMetrics, process_registry, request_seconds
+from ordersource.metrics import (
+    RequestMetrics,
+    process_registry,
+    request_seconds,
+    requests_in_flight,
+    requests_shed,
+)
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from ordersource.web import require
@@ -52,6 +59,15 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
 
     app = FastAPI(title="Ordersource query API", lifespan=lifespan, openapi_url="/openapi.json")
     registry = process_registry()
+    app.add_middleware(
+        Admission,
+        limit=settings.query_api_max_in_flight,
+        retry_after_s=settings.overload_retry_after_s,
+        exempt=HEALTH_PATHS,
+        shed_counter=requests_shed(registry, "query_api"),
+        in_flight_gauge=requests_in_flight(registry, "query_api"),
+    )
+    # Added last, so outermost: the 503 Overloaded answers are measured too.
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))
     problems.install(app)
     readers = Depends(require(TokenRegistry(settings.auth_tokens), Role.READER))

@@ -1,5 +1,5 @@
 """What every process shares for Prometheus: one registry per process and the HTTP APIs'
-request metrics.
+request metrics (latency, admission control).
 
 Every metric of ours is named ``orders_<process>_<what>_<unit>`` (process: ``decider``,
 ``projector``, ``command_api``, ``query_api``). Each process serves one registry of its own
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -38,15 +40,39 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
+def _api(process: str) -> str:
+    return process.removesuffix("_api").replace("_", " ").capitalize()
+
+
 def request_seconds(registry: CollectorRegistry, process: str) -> Histogram:
     """The request-latency histogram of one HTTP API (``command_api`` or ``query_api``)."""
-    api = process.removesuffix("_api").replace("_", " ").capitalize()
+    api = _api(process)
     return Histogram(
         f"orders_{process}_request_seconds",
         f"{api} API request latency by route template and status",
         ["route", "status"],
         registry=registry,
         buckets=REQUEST_BUCKETS,
+    )
+
+
+def requests_shed(registry: CollectorRegistry, process: str) -> Counter:
+    """Requests one HTTP API refused at once with 503 (``ordersource.admission``)."""
+    return Counter(
+        f"orders_{process}_requests_shed_total",
+        f"{_api(process)} API requests refused with 503 Overloaded because the limit of "
+        "requests in flight was reached (admission control)",
+        registry=registry,
+    )
+
+
+def requests_in_flight(registry: CollectorRegistry, process: str) -> Gauge:
+    """HTTP requests one API is working on right now (health and metrics not counted)."""
+    return Gauge(
+        f"orders_{process}_requests_in_flight",
+        f"{_api(process)} API requests being handled right now (admission control; "
+        "/healthz, /readyz and /metrics not counted)",
+        registry=registry,
     )
 
 

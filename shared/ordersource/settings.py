@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     body: 422)."""
     max_body_bytes: int = 64 * 1024
     """Largest request body the command API reads; a larger one is a 413."""
+    command_api_max_in_flight: int = Field(default=256, ge=1)
+    """Requests the command API works on at once, per process; one more is refused at once
+    with 503 Overloaded and ``Retry-After`` (never sent to the log: safe to retry).
+    ``/healthz``, ``/readyz`` and ``/metrics`` are not counted."""
+    query_api_max_in_flight: int = Field(default=256, ge=1)
+    """Requests the query API works on at once, per process; one more is refused at once
+    with 503 Overloaded and ``Retry-After``. ``/healthz``, ``/readyz`` and ``/metrics`` are
+    not counted."""
+    overload_retry_after_s: int = Field(default=1, ge=1)
+    """``Retry-After`` (seconds) of both APIs' 503 Overloaded answers."""
     projector_batch_size: int = Field(default=500, ge=1)
     """Most events the projector applies in one Redis commit."""
     projector_batch_window_s: float = Field(default=0.02, gt=0)

@@ -157,8 +157,11 @@ def require(tokens: TokenRegistry, needed: Role) -> Authorize:
     return check if tokens.enabled else open_api
 
 
-def principal(request: Request) -> Principal:
-    """Who sent this request, as established by the ``require`` dependency of its router."""
+async def principal(request: Request) -> Principal:
+    """Who sent this request, as established by the ``require`` dependency of its router.
+
+    ``async`` although it never awaits: FastAPI runs a sync dependency in its thread pool,
+    a hop per request for a dict lookup."""
     found = getattr(request.state, "principal", None)
     if not isinstance(found, Principal):
         raise RuntimeError("principal() on a route without a require() dependency")

@@ -31,5 +31,9 @@ def test_both_apis_share_one_request_metric_scheme() -> None:
     assert [(f.type, f.labels) for f in command.values()] == [
         (f.type, f.labels) for f in query.values()
     ]
-    assert list(command) == ["orders_command_api_request_seconds"]
-    assert list(query) == ["orders_query_api_request_seconds"]
+    for api, families in (("command_api", command), ("query_api", query)):
+        assert list(families) == [
+            f"orders_{api}_request_seconds",
+            f"orders_{api}_requests_in_flight",
+            f"orders_{api}_requests_shed_total",
+        ]

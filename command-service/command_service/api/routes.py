@@ -69,7 +69,9 @@ ERRORS = problem_responses(
         415: "Body is not application/json",
         422: "Body does not match the schema, or Idempotency-Key reused",
         431: "Request headers larger than 16 KiB",
-        503: "Event log unavailable; retry (same Idempotency-Key is safe)",
+        503: "Event log unavailable, or the API is overloaded (too many requests in "
+        "flight: the command was not taken); retry after Retry-After seconds (same "
+        "Idempotency-Key is safe)",
     },
     {status: Rejection for status in (404, 409, 412, 422, 503)},
 )
@@ -294,7 +296,8 @@ async def cancel_order(
                 403: "The token lacks the writer role",
                 404: "No such command is known (never accepted, or its record expired)",
                 422: "Not a valid command id",
-                503: "Redis unavailable; retry",
+                503: "Redis unavailable, or the API is overloaded (too many requests in "
+                "flight); retry after Retry-After seconds",
             }
         ),
     },
