@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     decider_transaction_timeout_ms: int = Field(default=10000, ge=1000)
     """Bound on how long a dead decider's open transaction holds read_committed readers
     back; a writer still in one transaction after it is replaced."""
+    decider_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    """Names this decider's transactional producer (``<group>-<id>``): unique among the
+    live deciders and the same across restarts of one, so a restarted decider fences its
+    predecessor at once. Default: ``<hostname>-<ORDERS_DECIDER_PORT>``."""
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
     """How soon a silent (crashed) decider's partitions are given to another one."""
     decider_dedup_window: int = Field(default=100_000, ge=1000)

@@ -23,9 +23,10 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 
-def settings_for(env: Mapping[str, str]) -> Settings:
+def settings_for(env: Mapping[str, str], instance: str) -> Settings:
+    """Two deciders in one process: each its own instance (its own transactional.id)."""
     fields = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
-    fields |= {"decider_max_poll_interval_ms": "4000"}
+    fields |= {"decider_max_poll_interval_ms": "4000", "decider_instance_id": instance}
     return Settings(**fields)  # type: ignore[arg-type]
 
 
@@ -57,14 +58,14 @@ def test_a_stalled_decider_is_fenced_and_its_events_stay_invisible(
             release.wait(timeout=60)
         return datetime.now(UTC)
 
-    a = Decider(settings_for(settings_env), clock=stalling_clock)
+    a = Decider(settings_for(settings_env, "a"), clock=stalling_clock)
     thread_a = run(a)
     wait_until(a.is_ready, timeout=30, message="decider A never got its partitions")
     send(place("z-1"))
     wait_until(stalled.is_set, timeout=30, message="decider A never started deciding")
 
     # A is stuck mid-transaction; it stops polling, so the group gives its work to B.
-    b = Decider(settings_for(settings_env))
+    b = Decider(settings_for(settings_env, "b"))
     thread_b = run(b)
     wait_until(
         lambda: [e.event.version for e in read_log(settings_env)] == [1],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +75,10 @@ class FakeProducer:
         self.offsets: dict[int, int] = {}
         self.calls: list[str] = []
         self.fail_commit: BaseException | None = None
+        self.fail_abort: BaseException | None = None
         self.fenced: BaseException | None = None
+        self.fence_after_init: BaseException | None = None  # ``fenced`` once initialised
+        self.on_send: Callable[[], object] | None = None  # called by every send
         self.in_transaction = False
         self.closed = False
 
@@ -86,6 +89,7 @@ class FakeProducer:
 
     def init_transactions(self) -> None:
         self._call("init")
+        self.fenced = self.fence_after_init
 
     def begin_transaction(self) -> None:
         self._call("begin")
@@ -102,8 +106,10 @@ class FakeProducer:
     ) -> FakeSent:
         self._call("send")
         assert self.in_transaction
+        if self.on_send is not None:
+            self.on_send()
         assert partition is not None
-        offset = len(self.log.partitions[partition]) + len(self.pending)
+        offset = len(self.log.partitions[partition]) + sum(p == partition for p, _ in self.pending)
         self.pending.append((partition, Record(offset, value, key, list(headers or []))))
         return FakeSent(offset)
 
@@ -125,6 +131,8 @@ class FakeProducer:
 
     def abort_transaction(self) -> None:
         self._call("abort")
+        if self.fail_abort is not None:
+            raise self.fail_abort
         self._end()
 
     def _end(self) -> None:
@@ -181,7 +189,7 @@ class FakeWriterClients:
         self.producers: list[FakeProducer] = []
         self.readers: list[FakeReader] = []
 
-    def producer_for(self, partition: int) -> FakeProducer:
+    def producer(self) -> FakeProducer:
         producer = FakeProducer(self.log)
         self.producers.append(producer)
         return producer

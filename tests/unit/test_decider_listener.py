@@ -12,16 +12,16 @@ from kafka import TopicPartition
 from command_service.decider.loop import Decider, _Listener
 
 
-class Writer(SimpleNamespace):
-    """Stands in for a PartitionWriter that would take long to stop."""
+class Owned(SimpleNamespace):
+    """Stands in for an owned partition whose catch-up would take long to stop."""
 
     def join(self, timeout: float | None = None) -> None:
-        raise AssertionError("the listener joined a writer on the IO thread")
+        raise AssertionError("the listener joined a thread on the IO thread")
 
 
-def test_listener_flags_revoked_writers_and_queues_changes_in_order() -> None:
-    writers = {p: Writer(stopping=threading.Event()) for p in (0, 1, 2)}
-    decider = SimpleNamespace(writers=writers, rebalances=queue.SimpleQueue())
+def test_listener_flags_revoked_partitions_and_queues_changes_in_order() -> None:
+    owned = {p: Owned(revoked=threading.Event()) for p in (0, 1, 2)}
+    decider = SimpleNamespace(partitions=owned, rebalances=queue.SimpleQueue())
     listener = _Listener(decider)  # type: ignore[arg-type]
     revoked = [TopicPartition("t", 0), TopicPartition("t", 2)]
     assigned = [TopicPartition("t", 0), TopicPartition("t", 2), TopicPartition("t", 3)]
@@ -29,10 +29,10 @@ def test_listener_flags_revoked_writers_and_queues_changes_in_order() -> None:
     listener.on_partitions_revoked(revoked)
     listener.on_partitions_assigned(assigned)
 
-    assert writers[0].stopping.is_set()
-    assert writers[2].stopping.is_set()
-    assert not writers[1].stopping.is_set()
-    assert set(writers) == {0, 1, 2}  # the poll loop, not the listener, retires them
+    assert owned[0].revoked.is_set()  # an open transaction holding it is abandoned
+    assert owned[2].revoked.is_set()
+    assert not owned[1].revoked.is_set()
+    assert set(owned) == {0, 1, 2}  # the poll loop, not the listener, releases them
     assert decider.rebalances.get_nowait() == ("revoked", revoked)
     assert decider.rebalances.get_nowait() == ("assigned", assigned)
     assert decider.rebalances.empty()

@@ -21,8 +21,8 @@ def test_every_metric_is_named_orders_process_what_unit(process: metrics_doc.Pro
         assert family.help, family.name
         if family.type == "counter":
             assert family.name.endswith("_total"), family.name
-        if family.type == "histogram":
-            assert family.name.endswith("_seconds"), family.name
+        if family.type == "histogram":  # ends with its unit
+            assert family.name.endswith(("_seconds", "_bytes", "_commands")), family.name
 
 
 def test_both_apis_share_one_request_metric_scheme() -> None:

@@ -17,9 +17,11 @@ from ordersource.settings import Settings
 class CommandLog:
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.commands_topic
+        self.topic_known = False
         self.producer = KafkaProducer(
             **kafka_options(settings),
             client_id="orders-command-api",
+            metrics_enabled=False,  # nothing reads them; their sensors cost CPU per send
             acks="all",
             # Not idempotent on purpose: a duplicated command record is harmless (the
             # decider recognises a command id it has decided), while kafka-python 3.0's
@@ -53,12 +55,14 @@ class CommandLog:
             else:
                 done.set_result(outcome)
 
-        sent = await asyncio.to_thread(
-            self.producer.send,
-            self.topic,
-            key=command.order_id.encode(),
-            value=codec.encode_command(command),
-        )
+        key, value = command.order_id.encode(), codec.encode_command(command)
+        if self.topic_known:
+            # Metadata cached: send() only appends to the producer's buffer (bounded by
+            # the API's in-flight limit), so a thread hop per command would cost more.
+            sent = self.producer.send(self.topic, key=key, value=value)
+        else:  # the first send may wait for metadata: not on the event loop
+            sent = await asyncio.to_thread(self.producer.send, self.topic, key=key, value=value)
+            self.topic_known = True
         sent.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, False))
         sent.add_errback(lambda exc: loop.call_soon_threadsafe(settle, exc, True))
         await done

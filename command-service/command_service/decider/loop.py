@@ -1,12 +1,13 @@
-"""The decider's poll loop: consumes ``orders.commands`` in a consumer group and hands each
-partition's commands to that partition's writer (``writer.py``), which judges them and
-writes the events and the consumed offsets in ONE Kafka transaction, then announces the
-verdicts.
+"""The decider's poll loop: consumes ``orders.commands`` in a consumer group and hands
+the commands of every owned partition to the process's one writer (``writer.py``), which
+judges them and writes the events and the consumed offsets in ONE Kafka transaction,
+then announces the verdicts.
 
-The group gives each partition one owner; the writers' transactions make a stale owner
-harmless (see ``writer.py``). Verdicts go out only after the commit, so a 2xx always
-means "in the log". This thread is the only user of the consumer (it is not thread-safe).
-The process's clients come from ``clients.py``, built once and passed in.
+The group gives each partition one owner; the transaction's group generation and the
+next owner's stable offsets make a stale owner harmless (``writer.py``,
+``partition.py``). Verdicts go out only after the commit, so a 2xx always means "in the
+log". This thread is the only user of the consumer (it is not thread-safe). The
+process's clients come from ``clients.py``, built once and passed in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -26,16 +26,20 @@ from command_service.decider import metrics, rejoin
 from command_service.decider.book import PartitionBook
 from command_service.decider.clients import DeciderClients
 from command_service.decider.courier import VerdictCourier
-from command_service.decider.writer import Delivery, PartitionWriter
+from command_service.decider.partition import OwnedPartition
+from command_service.decider.writer import Delivery, Writer
 from ordersource.readiness import Readiness, readiness
 from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BACKLOG = 20
-"""Deliveries queued for one writer before its partition is paused (back-pressure)."""
+BACKLOG = 50
+"""Deliveries queued for the writer before the consumer pauses (back-pressure)."""
 REVOKE_WAIT_S = 5.0
-"""How long a revocation waits for a writer's transaction in flight (it is fenced after)."""
+"""How long a revocation waits for a transaction in flight (it is fenced after)."""
+SEEK_TIMEOUT_MS = 1000
+"""One attempt to read a partition's stable committed offset: an unstable one (a stale
+owner's transaction still open) or an absent coordinator is tried again next round."""
 
 
 class Decider:
@@ -50,9 +54,9 @@ class Decider:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.clients = clients or DeciderClients(settings)
-        self.books: dict[int, PartitionBook] = {}
-        self.writers: dict[int, PartitionWriter] = {}
-        self.retired: list[PartitionWriter] = []
+        self.books: dict[int, PartitionBook] = {}  # of partitions revoked, kept for a return
+        self.partitions: dict[int, OwnedPartition] = {}
+        self.retired: list[Writer] = []
         # Rebalance news from the consumer's IO thread, acted on by the poll loop.
         self.rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self.stopping = threading.Event()
@@ -62,16 +66,19 @@ class Decider:
             settings.command_result_ttl_s,
             settings.decider_undelivered_verdicts_max,
         )
+        self.writer = self._new_writer()
 
     @property
     def fenced_batches(self) -> int:
         """Transactions the broker refused (stale owner, failure) that were rolled back."""
-        return sum(w.refused for w in [*self.retired, *self.writers.values()])
+        return sum(w.refused for w in [*self.retired, self.writer])
 
     def is_ready(self) -> bool:
-        """Assigned at least once, and every owned partition caught up with the log."""
-        writers = list(self.writers.values())
-        return bool(writers) and all(w.caught_up.is_set() for w in writers)
+        """Assigned at least once, the producer open, every owned partition caught up."""
+        owned = list(self.partitions.values())
+        return (
+            bool(owned) and self.writer.opened.is_set() and all(p.caught_up.is_set() for p in owned)
+        )
 
     def readiness(self) -> Readiness:
         """/readyz: caught up, and Redis reachable (else verdicts wait undelivered)."""
@@ -87,17 +94,18 @@ class Decider:
                 return
             log.warning("waiting for topic %s to exist", topic)
         self.courier.start()
+        self.writer.start()
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
             batch = self.consumer.poll(timeout_ms=100)
             rejoin.unstick(self.consumer)
             self._rebalance()
-            for tp, records in batch.items():
-                writer = self.writers.get(tp.partition)
-                if writer is not None:
-                    writer.inbox.put(
-                        Delivery(writer.epoch, records, self.consumer.group_metadata())
-                    )
+            if batch:
+                group = self.consumer.group_metadata()
+                for tp, records in batch.items():
+                    partition = self.partitions.get(tp.partition)
+                    if partition is not None:
+                        self.writer.inbox.put(Delivery(partition, partition.epoch, records, group))
             self._tend()
 
     def _rebalance(self) -> None:
@@ -113,59 +121,76 @@ class Decider:
                 self.assigned(partitions)
 
     def _tend(self) -> None:
-        """Re-seek writers that rolled back, replace dead ones, pause the busy ones."""
+        """Replace a dead or stuck writer, re-seek and catch up the partitions that need
+        it, pause the consumer while the writer is behind."""
         # Past its timeout a transaction can only be aborted (the coordinator does so), so
         # a writer still in one is waiting for nothing: replace it at once.
         stuck_after = self.settings.decider_transaction_timeout_ms / 1000
-        for partition, writer in list(self.writers.items()):
-            tp = writer.tp
-            dead = not writer.is_alive() and not writer.stopping.is_set()
-            if dead or writer.stuck(stuck_after):
-                log.warning(
-                    "writer of partition %d %s; starting a new one",
-                    partition,
-                    "died" if dead else "is stuck in a transaction",
-                )
-                writer.stopping.set()
-                self.retired.append(writer)
-                writer = self._start(tp, self._new_book(partition))
-                writer.needs_seek.set()  # re-consume from the last committed offset
-            if writer.needs_seek.is_set():
-                writer.epoch += 1  # deliveries fetched before the seek are dropped
+        writer = self.writer
+        dead = not writer.is_alive() and not writer.stopping.is_set()
+        if dead or writer.stuck(stuck_after):
+            log.warning("the writer %s; starting a new one", "died" if dead else "is stuck")
+            self._replace_writer()
+        busy = self.writer.backlog > BACKLOG
+        paused = self.consumer.paused()
+        for partition in list(self.partitions.values()):
+            tp = partition.tp
+            if partition.needs_seek.is_set():
+                partition.epoch += 1  # deliveries fetched before the seek are dropped
                 try:
                     self._seek_committed(tp)
-                except KafkaError as exc:  # coordinator away: try again on the next round
-                    log.warning("partition %d: cannot re-seek yet (%s)", partition, exc)
-                    continue
-                writer.needs_seek.clear()
-            if writer.inbox.qsize() > BACKLOG:
+                except KafkaError as exc:  # unstable, or the coordinator away: next round
+                    log.info("partition %d: cannot re-seek yet (%s)", tp.partition, exc)
+                else:
+                    partition.needs_seek.clear()
+                    partition.start_catch_up(self.clients, self.settings.events_topic, self.courier)
+            hold = busy or not partition.caught_up.is_set()
+            if hold and tp not in paused:
                 self.consumer.pause(tp)
-            elif tp in self.consumer.paused():
+            elif not hold and tp in paused:
                 self.consumer.resume(tp)
 
+    def _replace_writer(self) -> None:
+        """A new writer with a new producer (whose ``init_transactions`` fences the old
+        one); every owned partition starts again from its committed offset, with a fresh
+        book: the old writer may still hold the old books."""
+        self.writer.stopping.set()
+        self.retired.append(self.writer)
+        for number, old in list(self.partitions.items()):
+            old.revoked.set()
+            self.partitions[number] = fresh = OwnedPartition(old.tp, self._new_book(number))
+            fresh.needs_seek.set()
+        self.writer = self._new_writer()
+        self.writer.start()
+
     def _seek_committed(self, tp: TopicPartition) -> None:
-        # Bounded: a coordinator that is away must not stall the poll loop (a KafkaError
-        # here is retried on the next round).
-        committed = self.consumer.committed(tp, timeout_ms=5000)
+        # read_committed: kafka-python asks for the stable offset (KIP-447), and retries
+        # while a stale owner's transaction is open, up to this bounded timeout.
+        committed = self.consumer.committed(tp, timeout_ms=SEEK_TIMEOUT_MS)
         self.consumer.seek(tp, committed if committed is not None else 0)
         log.info("partition %d: deciding from command offset %s", tp.partition, committed or 0)
 
     def _new_book(self, partition: int) -> PartitionBook:
         return PartitionBook(partition, self.settings.decider_dedup_window)
 
-    def _start(self, tp: TopicPartition, book: PartitionBook) -> PartitionWriter:
-        writer = PartitionWriter(tp, book, self.settings, self.clients, self.courier, self.clock)
-        self.writers[tp.partition] = writer
-        writer.start()
-        return writer
+    def _new_writer(self) -> Writer:
+        return Writer(
+            self.settings,
+            self.clients,
+            self.courier,
+            self.clock,
+            owned=lambda: list(self.partitions.values()),
+        )
 
     def stop(self) -> None:
         self.stopping.set()
 
     def close(self) -> None:
-        self._stop_writers(list(self.writers))
+        self._release(list(self.partitions))
+        self.writer.stopping.set()
+        self.writer.join(timeout=REVOKE_WAIT_S)
         self.consumer.close(autocommit=False)  # leave the group: the partitions move on
-        self.courier.stop()  # after the writers: their last verdicts get a chance
+        self.courier.stop()  # after the writer: its last verdicts get a chance
         self.clients.redis.close()
 
     # -- assignment (queued by the listener, acted on in this thread) ------------------
@@ -173,52 +198,58 @@ class Decider:
         partitions = sorted(partitions)
         log.info("partitions %s assigned", [tp.partition for tp in partitions])
         for tp in partitions:
-            if tp.partition not in self.writers:
-                # Catching up happens in the writer: all partitions catch up in parallel.
+            if tp.partition not in self.partitions:
                 book = self.books.pop(tp.partition, None) or self._new_book(tp.partition)
+                owned = self.partitions[tp.partition] = OwnedPartition(tp, book)
                 # Re-consume from the committed offset: kafka-python keeps the fetch
                 # position of a partition that is revoked and assigned back in one
-                # rebalance, and the records the stopped writer had queued but not
-                # decided would otherwise be skipped (a 202 that is never decided).
-                self._start(tp, book).needs_seek.set()
-        metrics.PARTITIONS.set(len(self.writers))
+                # rebalance, and the records queued but not decided would otherwise be
+                # skipped (a 202 that is never decided).
+                owned.needs_seek.set()
+        metrics.PARTITIONS.set(len(self.partitions))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         numbers = sorted(tp.partition for tp in partitions)
         if numbers:
             log.info("partitions %s revoked", numbers)
-        self._stop_writers(numbers)
-        metrics.PARTITIONS.set(len(self.writers))
+        self._release(numbers)
+        metrics.PARTITIONS.set(len(self.partitions))
 
-    def _stop_writers(self, partitions: list[int]) -> None:
-        writers = [self.writers.pop(p) for p in partitions if p in self.writers]
-        for writer in writers:
-            writer.stopping.set()
-        deadline = time.monotonic() + REVOKE_WAIT_S
-        for writer in writers:
-            writer.join(timeout=max(0.0, deadline - time.monotonic()))
-            self.retired.append(writer)
-            if not writer.is_alive() and not writer.in_transaction:
+    def _release(self, numbers: list[int]) -> None:
+        """Stop deciding ``numbers``: abandon a transaction that holds them (bounded), stop
+        their catch-ups, and keep their books if they are consistent."""
+        released = [self.partitions.pop(n) for n in numbers if n in self.partitions]
+        for partition in released:
+            partition.revoked.set()
+        if not released:
+            return
+        out = self.writer.wait_until_out_of({p.number for p in released}, REVOKE_WAIT_S)
+        for partition in released:
+            if partition.catching_up is not None:
+                partition.catching_up.join(timeout=REVOKE_WAIT_S)
+                if partition.catching_up.is_alive():
+                    continue
+            if out:
                 # Keep the book (also a half caught-up one: it is consistent up to its
                 # next_offset). If the partition comes back, catching up from there is
                 # enough — what another owner wrote meanwhile is in the log.
-                self.books[writer.tp.partition] = writer.book
+                self.books[partition.number] = partition.book
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Runs on the consumer's IO thread, which also sends the group heartbeats: anything
-    slow here (joining writers, creating producers) would starve them and get the member
-    dropped from the group. So it only tells the revoked writers to stop (an Event) and
-    queues the change for the poll loop."""
+    slow here (waiting for the writer, joining catch-ups) would starve them and get the
+    member dropped from the group. So it only flags the revoked partitions (an Event: an
+    open transaction holding them is abandoned) and queues the change for the poll loop."""
 
     def __init__(self, decider: Decider) -> None:
         self.decider = decider
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         for tp in revoked:
-            writer = self.decider.writers.get(tp.partition)
-            if writer is not None:
-                writer.stopping.set()
+            partition = self.decider.partitions.get(tp.partition)
+            if partition is not None:
+                partition.revoked.set()
         self.decider.rebalances.put(("revoked", list(revoked)))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:

@@ -31,6 +31,12 @@ class DeciderMetrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )
+        self.batch_commands = Histogram(
+            "orders_decider_batch_commands",
+            "Commands decided in one transaction (group commit across partitions)",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=registry,
+        )
         self.partitions = Gauge(
             "orders_decider_partitions", "Partitions this decider owns", registry=registry
         )
@@ -61,6 +67,7 @@ DECIDED = _METRICS.decided
 CATCHUP_EVENTS = _METRICS.catchup_events
 CATCHUP_SECONDS = _METRICS.catchup_seconds
 COMMIT_SECONDS = _METRICS.commit_seconds
+BATCH_COMMANDS = _METRICS.batch_commands
 PARTITIONS = _METRICS.partitions
 UNDELIVERED = _METRICS.undelivered
 VERDICTS_DROPPED = _METRICS.verdicts_dropped

@@ -1,8 +1,8 @@
-"""What the decider's writers need from Kafka and from the courier, as Protocols.
+"""What the decider's writer needs from Kafka and from the courier, as Protocols.
 
 The real clients (kafka-python's ``KafkaProducer`` and ``KafkaConsumer``, built in
 ``clients.py``) fit them as they are, and so do the fakes of ``tests/support/write_side.py``:
-a writer's transaction loop, its rollback and its catch-up are unit-tested without a
+the writer's transaction loop, its rollback and the catch-up are unit-tested without a
 broker. Only the calls the writer makes are declared.
 """
 
@@ -24,7 +24,7 @@ class SentRecord(Protocol):
 
 
 class TransactionalProducer(Protocol):
-    """One partition's transactional producer (``transactional.id = {group}-p{n}``)."""
+    """The process's transactional producer (``transactional.id`` names the instance)."""
 
     def init_transactions(self) -> None: ...
     def begin_transaction(self) -> None: ...
@@ -59,10 +59,10 @@ class EventReader(Protocol):
 
 
 class WriterClients(Protocol):
-    """Where a writer gets its Kafka clients: made on the writer's own thread (their
-    constructors connect and can block), from one factory per process."""
+    """Where the writer and the catch-ups get their Kafka clients: made on their own
+    threads (the constructors connect and can block), from one factory per process."""
 
-    def producer_for(self, partition: int) -> TransactionalProducer: ...
+    def producer(self) -> TransactionalProducer: ...
     def event_reader(self) -> EventReader: ...
 
 

@@ -1,25 +1,33 @@
-"""One partition's writer: a thread that decides its partition's commands in Kafka
-transactions, with its own transactional producer and its own book.
+"""The decider's writer: one thread, one transactional producer for every partition the
+process owns, one Kafka transaction for everything queued (group commit).
 
-Each partition of ``orders.commands`` gets a writer whose ``transactional.id`` names the
-partition (``{group}-p{n}``). Two fences protect the log from a stale owner (a "zombie"):
-``init_transactions`` by the partition's next owner bumps the producer epoch, so the old
-owner's producer is fenced; and every transaction carries the consumer-group generation
-it was assigned under (``send_offsets_to_transaction`` with the group metadata, KIP-447),
-so a member that has left the group cannot commit. Partitions commit in parallel, so one
-slow transaction never holds up the others.
+Each round takes every delivery waiting in the inbox (up to ``MAX_BATCH_RECORDS``), from
+any of the owned partitions, judges each command against its partition's book, sends the
+events and the consumed offsets of all those partitions, and commits once; then it
+announces the verdicts. Batches adapt to the load by themselves: while one transaction
+commits, the next one's commands queue up.
 
-The writer is handed its clients (``ports.WriterClients``, built in ``clients.py``) and
-its outbox (the courier): the tests drive it with fakes.
+Fencing, the way Kafka Streams' exactly-once v2 does it (KIP-447), instead of one
+producer per partition: every transaction carries the consumer-group generation its
+commands were fetched under (``send_offsets_to_transaction`` with the group metadata),
+so a member that has left the group cannot commit; and the next owner of a partition
+reads its committed offset as *stable* (``partition.py``), which waits until a stale
+owner's transaction holding that partition's offsets is finished. The producer's
+``transactional.id`` names this decider instance (``clients.py``): a restarted instance
+fences its predecessor at once, and its open transaction is aborted.
+
+The writer is handed its clients (``ports.WriterClients``) and its outbox (the courier):
+the tests drive it with fakes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,8 +38,7 @@ from kafka.structs import OffsetAndMetadata
 
 from command_service import answers
 from command_service.decider import metrics, records
-from command_service.decider.book import PartitionBook
-from command_service.decider.catchup import catch_up
+from command_service.decider.partition import OwnedPartition
 from command_service.decider.ports import Outbox, SentRecord, TransactionalProducer, WriterClients
 from command_service.verdicts import Verdict
 from ordersource import codec
@@ -41,75 +48,97 @@ from ordersource.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH_RECORDS = 2000
+"""At most this many commands in one transaction (a few hundred KiB of events)."""
+OPEN_RETRY_S = (0.5, 5.0)
+"""Back-off between attempts to make the producer while the broker is away (first, max)."""
+
 
 @dataclass(frozen=True)
 class Delivery:
-    """Records the consumer fetched for this partition, tagged with the seek epoch and the
-    group membership they were fetched under."""
+    """Records the consumer fetched for one partition, tagged with the partition's seek
+    epoch and the group membership they were fetched under."""
 
+    partition: OwnedPartition
     epoch: int
     records: list[Any]
     group: Any
 
 
 class Abandoned(Exception):
-    """The writer was told to stop in the middle of a batch: abort, commit nothing."""
+    """Told to stop, or a partition of the batch was revoked: abort, commit nothing."""
 
 
-class PartitionWriter(threading.Thread):
+class Writer(threading.Thread):
     def __init__(
         self,
-        tp: TopicPartition,
-        book: PartitionBook,
         settings: Settings,
         clients: WriterClients,
         outbox: Outbox,
         clock: Callable[[], datetime],
+        owned: Callable[[], Iterable[OwnedPartition]] = tuple,
     ) -> None:
-        super().__init__(name=f"writer-{tp.partition}", daemon=True)
-        self.tp, self.book, self.settings, self.clock = tp, book, settings, clock
+        """``owned()``: the partitions the process owns now (the poll loop's)."""
+        super().__init__(name="writer", daemon=True)
+        self.settings, self.clock, self.owned = settings, clock, owned
         self.clients = clients
         self.outbox = outbox
         self.redis_returns = outbox.returned  # re-announce when Redis is back after this
         self.inbox: queue.Queue[Delivery] = queue.Queue()
-        self.epoch = 0  # bumped by the poll loop after it re-seeks this partition
-        self.needs_seek = threading.Event()
-        self.caught_up = threading.Event()
+        self.held: list[Delivery] = []  # of partitions still catching up, kept in order
         self.stopping = threading.Event()
+        self.opened = threading.Event()  # the producer is made and has fenced its predecessor
         self.refused = 0  # transactions the broker refused (fenced, failed) and we rolled back
-        self.in_transaction = False  # the book holds tentative state while this is True
+        self.in_transaction = False  # books hold tentative state while this is True
         self.transaction_started = 0.0  # time.monotonic() when the current one began
-        self.producer: TransactionalProducer  # made in run(): its bootstrap blocks (see there)
+        self.batch: frozenset[int] = frozenset()  # partitions in the current transaction
+        self.idle = threading.Condition()  # notified after every transaction
+        self.producer: TransactionalProducer | None = None  # made in run(): it blocks
+
+    @property
+    def backlog(self) -> int:
+        return self.inbox.qsize() + len(self.held)
 
     def run(self) -> None:
-        # The producer is made here, not by the poll loop: its constructor connects
-        # and can block, and the poll loop must keep polling (and the consumer's IO
-        # thread heartbeating) meanwhile.
+        # The producer is made here, not by the poll loop: its constructor connects and
+        # can block, and the poll loop must keep polling meanwhile.
         try:
-            self.producer = self.clients.producer_for(self.tp.partition)
-        except Exception:
-            log.exception("partition %d: cannot create the producer", self.tp.partition)
-            return
-        try:
-            self.open()
+            if not self._open():
+                return
             while not self.stopping.is_set():
                 self._reannounce_if_redis_returned()
                 batch = self._next_batch()
                 if batch:
                     self.decide(batch)
         except ProducerFencedError:
-            log.warning("partition %d: fenced by a newer writer; stopping", self.tp.partition)
+            log.warning("writer fenced by a newer one with the same transactional.id")
             self.refused += 1
         except Exception:
-            log.exception("partition %d writer failed", self.tp.partition)
+            log.exception("writer failed")
         finally:
-            self.producer.close(timeout=5)
+            if self.producer is not None:
+                self.producer.close(timeout=5)
 
-    def open(self) -> None:
-        """Fence whoever wrote this partition before, then catch the book up."""
-        self.producer.init_transactions()
-        self.catch_up()
-        self.caught_up.set()
+    def _open(self) -> bool:
+        """Make the producer and fence whoever used its ``transactional.id`` before
+        (aborting what it left open); retried with back-off, never given up."""
+        delay, longest = OPEN_RETRY_S
+        while not self.stopping.is_set():
+            try:
+                self.producer = self.clients.producer()
+                self.producer.init_transactions()
+            except KafkaError as exc:
+                log.warning("cannot open the transactional producer yet (%s); retrying", exc)
+                if self.producer is not None:
+                    self.producer.close(timeout=1)
+                    self.producer = None
+                if self.stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, longest)
+                continue
+            self.opened.set()
+            return True
+        return False
 
     def stuck(self, limit_s: float) -> bool:
         """In one transaction for longer than ``limit_s``: kafka-python's transactional
@@ -118,78 +147,108 @@ class PartitionWriter(threading.Thread):
         ``init_transactions`` fences this one."""
         return self.in_transaction and time.monotonic() - self.transaction_started > limit_s
 
+    def wait_until_out_of(self, partitions: set[int], timeout_s: float) -> bool:
+        """Wait until no open transaction holds any of ``partitions``; False on timeout."""
+        with self.idle:
+            return self.idle.wait_for(
+                lambda: not (self.in_transaction and self.batch & partitions), timeout_s
+            )
+
     def _next_batch(self) -> list[Delivery]:
-        try:
-            batch = [self.inbox.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        while True:
+        """Everything waiting, in order, for the partitions that are caught up; deliveries
+        fetched before a re-seek (or of a revoked partition) are dropped."""
+        waiting, self.held = self.held, []
+        with contextlib.suppress(queue.Empty):
+            waiting.append(self.inbox.get(timeout=0.05 if waiting else 0.2))
+        count = sum(len(d.records) for d in waiting)
+        while count < MAX_BATCH_RECORDS:
             try:
-                batch.append(self.inbox.get_nowait())
+                delivery = self.inbox.get_nowait()
             except queue.Empty:
                 break
-        if self.needs_seek.is_set():
-            return []
-        return [d for d in batch if d.epoch == self.epoch]
-
-    def catch_up(self) -> None:
-        """Fold what the log holds past the book's offset, then re-announce the book's
-        recent verdicts (``SET NX``: answers a crash may have lost)."""
-        reader = self.clients.event_reader()
-        try:
-            with metrics.CATCHUP_SECONDS.time():
-                events = catch_up(
-                    reader, self.settings.events_topic, self.book, self.stopping.is_set
-                )
-        finally:
-            reader.close()
-        metrics.CATCHUP_EVENTS.inc(events)
-        self._announce(self._recent_verdicts(), only_missing=True)
+            waiting.append(delivery)
+            count += len(delivery.records)
+        ready: dict[int, bool] = {}  # judged once per partition: its deliveries stay in order
+        batch = []
+        for delivery in waiting:
+            partition = delivery.partition
+            if (
+                partition.revoked.is_set()
+                or partition.needs_seek.is_set()
+                or delivery.epoch != partition.epoch
+            ):
+                continue  # re-consumed from the committed offset after the re-seek
+            if ready.setdefault(partition.number, partition.caught_up.is_set()):
+                batch.append(delivery)
+            else:
+                self.held.append(delivery)
+        return batch
 
     def decide(self, batch: list[Delivery]) -> None:
         """One transaction: judge every record, send the events and the consumed offsets,
         commit; then announce the verdicts. Anything the broker refuses rolls back."""
-        consumed = [record for delivery in batch for record in delivery.records]
+        assert self.producer is not None
+        with self.idle:
+            # Under the lock a revocation waits on (``wait_until_out_of``): either it sees
+            # this transaction, or this transaction sees the partition revoked.
+            batch = [d for d in batch if not d.partition.revoked.is_set()]
+            if not batch:
+                return
+            partitions = list({d.partition.number: d.partition for d in batch}.values())
+            self.transaction_started = time.monotonic()
+            self.in_transaction = True
+            self.batch = frozenset(p.number for p in partitions)
         verdicts: list[Verdict] = []
-        last_sent: SentRecord | None = None
-        self.transaction_started = time.monotonic()
-        self.in_transaction = True
+        last_sent: dict[int, SentRecord] = {}
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         try:
             self.producer.begin_transaction()
-            for record in consumed:
-                verdict, sent = self._judge(record.value)
-                verdicts.append(verdict)
-                last_sent = sent or last_sent
-            if self.stopping.is_set():
+            for delivery in batch:
+                partition = delivery.partition
+                for record in delivery.records:
+                    verdict, sent = self._judge(partition, record.value)
+                    verdicts.append(verdict)
+                    if sent is not None:
+                        last_sent[partition.number] = sent
+                offsets[partition.tp] = OffsetAndMetadata(delivery.records[-1].offset + 1, "", -1)
+            if self.stopping.is_set() or any(p.revoked.is_set() for p in partitions):
                 raise Abandoned
-            offset = OffsetAndMetadata(consumed[-1].offset + 1, "", -1)
-            self.producer.send_offsets_to_transaction({self.tp: offset}, batch[-1].group)
+            self.producer.send_offsets_to_transaction(offsets, batch[-1].group)
             with metrics.COMMIT_SECONDS.time():
                 self.producer.commit_transaction()
-            if last_sent is not None:
-                # Our own events are in the book already; later catch-ups start after them.
-                self.book.next_offset = last_sent.get().offset + 1
+            for partition in partitions:
+                sent = last_sent.get(partition.number)
+                if sent is not None:
+                    # Our own events are in the book already; catch-ups start after them.
+                    partition.book.next_offset = sent.get().offset + 1
         except ProducerFencedError:
-            self._forget_tentative()  # nothing of this batch is committed
+            self._forget(partitions)  # nothing of this batch is committed
             raise
         except (KafkaError, Abandoned) as exc:
-            self._roll_back(exc)
+            self._roll_back(partitions, exc)
             return
         finally:
-            self.in_transaction = False
+            with self.idle:
+                self.in_transaction = False
+                self.batch = frozenset()
+                self.idle.notify_all()
+        metrics.BATCH_COMMANDS.observe(len(verdicts))
         for verdict in verdicts:
             metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
-        self._announce(verdicts)
+        self.outbox.announce(verdicts)
 
-    def _judge(self, value: bytes | None) -> tuple[Verdict, SentRecord | None]:
+    def _judge(
+        self, partition: OwnedPartition, value: bytes | None
+    ) -> tuple[Verdict, SentRecord | None]:
         """Judge one command record; returns its verdict and the future of its last event."""
+        assert self.producer is not None
         try:
             command = records.decode_command(value)
         except codec.UndecodableCommand as exc:
-            log.error("undecodable command on partition %d: %s", self.tp.partition, exc)
+            log.error("undecodable command on partition %d: %s", partition.number, exc)
             return answers.refused("unknown", InvalidCommand(str(exc))), None
         try:
-            events, decision = self.book.judge(command, now=self.clock(), new_id=new_id)
+            events, decision = partition.book.judge(command, now=self.clock(), new_id=new_id)
             verdict = answers.verdict(command.command_id, decision)
         except Exception:  # a bug must not wedge the partition behind one command
             log.exception("could not decide command %s", command.command_id)
@@ -197,7 +256,7 @@ class PartitionWriter(threading.Thread):
             return answers.refused(command.command_id, error), None
         sent = None
         for event in events:
-            record = records.event_record(event, command.request_hash, self.tp.partition)
+            record = records.event_record(event, command.request_hash, partition.number)
             sent = self.producer.send(
                 self.settings.events_topic,
                 key=record.key,
@@ -207,38 +266,36 @@ class PartitionWriter(threading.Thread):
             )
         return verdict, sent
 
-    def _forget_tentative(self) -> None:
-        """Throw the book away: it holds the events of a transaction that did not commit.
-        The next catch-up rebuilds it from the log."""
-        self.book = PartitionBook(self.tp.partition, self.settings.decider_dedup_window)
+    def _forget(self, partitions: list[OwnedPartition]) -> None:
+        """Throw the batch's books away (they hold a transaction that did not commit)
+        and have the poll loop re-seek them; catching up rebuilds them from the log."""
+        for partition in partitions:
+            partition.roll_back(self.settings.decider_dedup_window)
 
-    def _roll_back(self, cause: BaseException) -> None:
-        """Forget the tentative state, re-read the log, have the consumer re-seek."""
+    def _roll_back(self, partitions: list[OwnedPartition], cause: BaseException) -> None:
+        """Abort, forget the tentative state, have the poll loop re-seek and catch up."""
+        assert self.producer is not None
         self.refused += 1
-        log.warning("partition %d: transaction refused (%r); rolled back", self.tp.partition, cause)
-        self._forget_tentative()
+        numbers = [p.number for p in partitions]
+        log.warning("transaction of partitions %s refused (%r); rolled back", numbers, cause)
+        self._forget(partitions)
         try:
             self.producer.abort_transaction()
         except KafkaError as exc:
-            log.warning("partition %d: abort failed: %s", self.tp.partition, exc)
-        if self.stopping.is_set():
-            return
-        self.needs_seek.set()  # the poll loop re-seeks to the committed offset
-        self.catch_up()
-
-    def _announce(self, verdicts: list[Verdict], *, only_missing: bool = False) -> None:
-        # Handed to the courier's thread: Redis being slow or away never holds up this
-        # loop, and the courier retries until Redis is back (``courier.py``).
-        self.outbox.announce(verdicts, only_missing=only_missing)
-
-    def _recent_verdicts(self) -> list[Verdict]:
-        return [answers.accepted(cid, o) for cid, o in self.book.recent_outcomes()]
+            # A producer that cannot even abort is in a fatal state: make a new one (its
+            # init_transactions aborts whatever this one left open).
+            log.warning("abort failed (%s); opening a new producer", exc)
+            self.producer.close(timeout=1)
+            self.producer = None
+            self.opened.clear()
+            self._open()
 
     def _reannounce_if_redis_returned(self) -> None:
-        """Redis came back after trouble (maybe empty): announce the book's recent
-        verdicts again (``SET NX``). Between batches, so the book holds no tentative
-        state, and on this thread, the only one that touches the book."""
+        """Redis came back after trouble (maybe empty): announce the books' recent
+        verdicts again (``SET NX``). Between batches, so no book holds tentative state."""
         returns = self.outbox.returned
         if returns != self.redis_returns:
             self.redis_returns = returns
-            self._announce(self._recent_verdicts(), only_missing=True)
+            for partition in self.owned():
+                if partition.caught_up.is_set():
+                    self.outbox.announce(partition.recent_verdicts(), only_missing=True)

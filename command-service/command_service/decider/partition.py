@@ -1,0 +1,103 @@
+"""One partition of ``orders.commands`` this decider owns: its book, and what the poll
+loop, the catch-up and the writer tell each other about it.
+
+The life of an owned partition:
+
+1. assigned: ``needs_seek`` is set; the consumer keeps it paused.
+2. the poll loop seeks it to its committed offset. The consumer reads ``read_committed``,
+   so kafka-python asks for *stable* offsets (KIP-447 ``require_stable``): while a
+   transaction of a previous owner that already carries this partition's offsets is
+   still open, the broker answers "unstable" and the poll loop tries again. A stale
+   owner's transaction is therefore finished (committed or aborted) before the next
+   owner reads anything.
+3. then ``start_catch_up`` folds the committed events past the book's offset on a thread
+   of its own (all partitions catch up in parallel), re-announces the book's recent
+   verdicts and sets ``caught_up``.
+4. the writer decides its commands; a refused transaction rolls the book back and sets
+   ``needs_seek`` again (step 2).
+5. revoked (or the process stops): ``revoked`` is set; an open transaction holding its
+   commands is abandoned, and the catch-up stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+
+from command_service import answers
+from command_service.decider import metrics
+from command_service.decider.book import PartitionBook
+from command_service.decider.catchup import catch_up
+from command_service.decider.ports import Outbox, WriterClients
+from command_service.verdicts import Verdict
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_RETRY_S = (0.5, 5.0)
+"""Back-off between catch-up attempts while the broker refuses or is away (first, max)."""
+
+
+class OwnedPartition:
+    def __init__(self, tp: TopicPartition, book: PartitionBook) -> None:
+        self.tp, self.book = tp, book
+        self.epoch = 0
+        """Bumped by the poll loop at each re-seek: deliveries fetched before are dropped."""
+        self.needs_seek = threading.Event()
+        self.caught_up = threading.Event()
+        self.revoked = threading.Event()
+        self.catching_up: threading.Thread | None = None
+
+    @property
+    def number(self) -> int:
+        number: int = self.tp.partition
+        return number
+
+    def roll_back(self, dedup_window: int) -> None:
+        """Throw the book away (it holds a transaction that did not commit) and have the
+        poll loop re-seek; the next catch-up rebuilds the book from the log."""
+        self.book = PartitionBook(self.number, dedup_window)
+        self.caught_up.clear()
+        self.needs_seek.set()
+
+    def recent_verdicts(self) -> list[Verdict]:
+        return [answers.accepted(cid, o) for cid, o in self.book.recent_outcomes()]
+
+    def start_catch_up(self, clients: WriterClients, topic: str, outbox: Outbox) -> None:
+        self.caught_up.clear()
+        self.catching_up = threading.Thread(
+            target=self._catch_up,
+            args=(clients, topic, outbox),
+            name=f"catch-up-{self.number}",
+            daemon=True,
+        )
+        self.catching_up.start()
+
+    def _catch_up(self, clients: WriterClients, topic: str, outbox: Outbox) -> None:
+        """Fold what the log holds past the book's offset, then re-announce the book's
+        recent verdicts (``SET NX``: answers a crash may have lost). Retries with
+        back-off until it succeeds or the partition is revoked; an attempt that fails
+        half-way leaves the book consistent up to its ``next_offset``."""
+        delay, longest = CATCH_UP_RETRY_S
+        while not self.revoked.is_set():
+            try:
+                reader = clients.event_reader()
+                try:
+                    with metrics.CATCHUP_SECONDS.time():
+                        events = catch_up(reader, topic, self.book, self.revoked.is_set)
+                finally:
+                    reader.close()
+            except (KafkaError, OSError) as exc:
+                log.warning("partition %d: catch-up failed (%s); retrying", self.number, exc)
+                if self.revoked.wait(delay):
+                    return
+                delay = min(delay * 2, longest)
+                continue
+            metrics.CATCHUP_EVENTS.inc(events)
+            if self.revoked.is_set():
+                return
+            outbox.announce(self.recent_verdicts(), only_missing=True)
+            self.caught_up.set()
+            return
