@@ -57,7 +57,14 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         finally:
             await redis.aclose()
 
-    app = FastAPI(title="Ordersource query API", lifespan=lifespan, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="Ordersource query API",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        # FastAPI's OpenTelemetry bridge: unused here (metrics are Prometheus), and while on
+        # it asks the OTel globals (os.environ) whether a provider is set on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     registry = process_registry()
     app.add_middleware(
         Admission,

@@ -24,7 +24,7 @@ StoreDep = Annotated[ViewStore, Depends(get_store)]
 
 
 async def get_views(
-    store: StoreDep,
+    request: Request,
     generation: Annotated[
         str | None,
         Query(
@@ -33,6 +33,8 @@ async def get_views(
         ),
     ] = None,
 ) -> ViewStore:
+    # request.app.state.store, not StoreDep: one dependency fewer to solve per request
+    store: ViewStore = request.app.state.store
     views = await store.at(generation)
     if views is None:
         raise Problem(

@@ -128,10 +128,11 @@ async def get_order(
     moment = _parse_as_of(as_of)
     if at_version is not None and moment is not None:
         raise Problem(422, "Invalid request", "give at_version or as_of, not both")
-    view = await store.order(order_id)
+    raw = await store.order_json(order_id)
+    view = codec.loads(raw) if raw else None
     if min_version is not None and (view is None or view["version"] < min_version):
-        store, view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
-    if view is None:
+        store, raw, view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
+    if raw is None or view is None:
         raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
     if at_version is not None or moment is not None:
         try:
@@ -153,20 +154,21 @@ async def get_order(
                 order_id=order_id,
                 current_version=view["version"],
             )
-        return _view_response(past, "historical", None)
-    return _view_response(view, "current", if_none_match)
+        return _view_response(codec.dumps(past), past["version"], "historical", None)
+    return _view_response(raw, view["version"], "current", if_none_match)
 
 
 async def _wait_for(
     store: ViewStore, order_id: str, min_version: int, wait_ms: int
-) -> tuple[ViewStore, dict[str, Any]]:
+) -> tuple[ViewStore, bytes, dict[str, Any]]:
     deadline = time.monotonic() + wait_ms / 1000
     pause = 0.005
     while True:
         store = await store.again()  # a blue/green switch during the wait: follow it
-        view = await store.order(order_id)
-        if view is not None and view["version"] >= min_version:
-            return store, view  # the generation the view was found in: read on there
+        raw = await store.order_json(order_id)
+        view = codec.loads(raw) if raw else None
+        if raw is not None and view is not None and view["version"] >= min_version:
+            return store, raw, view  # the generation the view was found in: read on there
         left = deadline - time.monotonic()
         if left <= 0:
             raise Problem(
@@ -201,12 +203,14 @@ def _parse_as_of(text: str | None) -> datetime | None:
     return moment
 
 
-def _view_response(view: dict[str, Any], status: str, if_none_match: str | None) -> Response:
-    etag = f'"{view["version"]}"'
+def _view_response(body: bytes, version: int, status: str, if_none_match: str | None) -> Response:
+    """``body``: the view's JSON as stored (sent as is: parsed once, for the version, and
+    never serialised again), or the time-travel fold's."""
+    etag = f'"{version}"'
     headers = {"ETag": etag, "X-View-Status": status}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
-    return Response(codec.dumps(view), headers=headers, media_type="application/json")
+    return Response(body, headers=headers, media_type="application/json")
 
 
 @router.get(
