@@ -20,6 +20,10 @@ from ordersource.auth import ANONYMOUS, Principal, Role, TokenRegistry
 from ordersource.problems import problem
 
 PROBLEM_JSON = "application/problem+json"
+NO_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False}
+"""``FastAPI(telemetry=...)`` for both APIs: FastAPI's own OpenTelemetry hooks look the
+providers up on every request (several per cent of a profiled API's CPU); the project
+measures with prometheus-client (``ordersource.metrics``)."""
 log = logging.getLogger(__name__)
 
 

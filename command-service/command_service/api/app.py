@@ -32,7 +32,7 @@ from ordersource.metrics import (
 )
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
-from ordersource.web import install_problem_handlers, require
+from ordersource.web import NO_TELEMETRY, install_problem_handlers, require
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Place and change orders. Every change becomes an event in the log.",
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     # The last added is the outermost: RequestMetrics, then Admission, then BodyGuard.
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)

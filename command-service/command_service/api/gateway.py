@@ -15,6 +15,7 @@ The gateway answers in its own terms — a ``Decided`` verdict (maybe replayed) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -34,8 +35,7 @@ from ordersource.settings import Settings
 log = logging.getLogger(__name__)
 
 PENDING_MARK_WAIT_S = 0.5
-"""How long a 202 waits for its pending marker to be written (it is written in parallel
-with the wait for the verdict, so normally it is there already)."""
+"""How long a 202 waits for its pending marker to be written."""
 
 # Builds the command once the gateway has chosen its id: (command_id, request_hash) -> Command
 CommandFactory = Callable[[str, str | None], Command]
@@ -87,7 +87,6 @@ class CommandGateway:
         self.redis = client
         self.commands = commands
         self.waiter = waiter
-        self._background: set[asyncio.Task[None]] = set()
 
     async def submit(
         self, make: CommandFactory, *, fingerprint: Any, idempotency_key: str | None
@@ -113,15 +112,13 @@ class CommandGateway:
             self.waiter.forget(command_id)
             log.warning("event log unavailable: %s", exc)
             raise LogUnavailable(command_id) from None
-        # Only for GET /commands/{id}, and only once the command is in the log; in the
-        # background: not worth a round trip on every command's path.
-        pending = asyncio.create_task(self._mark_pending(command_id))
-        self._background.add(pending)
-        pending.add_done_callback(self._background.discard)
         verdict = await self.waiter.wait(command_id, self.settings.command_wait_ms / 1000)
         if verdict is None:
-            # The 202's Location must answer "pending" at once (bounded: Redis may be away).
-            await asyncio.wait({pending}, timeout=PENDING_MARK_WAIT_S)
+            # Only now, for the 202's Location (GET /commands/{id} must answer "pending"),
+            # not on every command's path: most are decided within the wait. Bounded:
+            # Redis may be away.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._mark_pending(command_id), PENDING_MARK_WAIT_S)
             return Pending(command_id)
         return Decided(verdict)
 
