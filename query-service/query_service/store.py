@@ -1,16 +1,17 @@
 """The read port (``ViewStore``) and its Redis adapter. Reads only; the projector writes.
 
 Generations: a request resolves its generation once (``at``: ``views:current``, or the
-``?generation=`` it asked for) and reads every key of that one generation through the
-bound store it gets back, so a request that reads several keys (a list page) never mixes
-two generations.
+``?generation=`` it asked for) and reads the keys of that one generation through the
+bound store it gets back, so a list page does not mix two generations.
 
 ``views:current`` is cached in-process for ``GENERATION_TTL_S`` (``GenerationCache``), so
 a GET of one order is one Redis round trip, not two. A blue/green switch is therefore
 seen within that TTL at the latest, and sooner by any read that finds nothing: a read
-under a cached generation that misses (no order, no history, an empty index or stats)
-resolves ``views:current`` afresh and, if it changed, rebinds the request's store to the
-new generation and reads again before it answers "not found". A read that waits for a
+under a cached generation that misses (no order, no history, an empty index or stats, a
+listed order whose view is gone) resolves ``views:current`` afresh and, if it moved,
+rebinds the request's store to the new generation and reads again before it answers
+"not found". Only then can one request read two generations: an index page of the old
+one (scores are the same in every generation), its views from the new one. A wait for a
 version (``again``) always resolves afresh. The TTL must stay well below the replay's
 grace before it drops the old generation (``projector.ops.replay.DROP_GRACE_S``, 1 s).
 """
@@ -237,8 +238,9 @@ class RedisViewStore:
     async def orders(self, order_ids: list[str]) -> list[dict[str, Any] | None]:
         if not order_ids:
             return []
-        keys = await self._keys()
-        raws = await self.redis.mget([keys.order(i) for i in order_ids])
+        raws = await self.redis.mget([(await self._keys()).order(i) for i in order_ids])
+        if None in raws and await self._moved():  # listed, gone: a drop after a switch
+            raws = await self.redis.mget([(await self._keys()).order(i) for i in order_ids])
         return [codec.loads(r) if r else None for r in raws]
 
     async def stats(self) -> dict[str, int]:

@@ -29,6 +29,7 @@ class CountingRedis:
     def __init__(self) -> None:
         self.stored: dict[str, bytes] = {}
         self.hashes: dict[str, dict[bytes, bytes]] = {}
+        self.indexes: dict[str, dict[bytes, float]] = {}
         self.calls: list[str] = []
 
     async def mget(self, keys: list[str]) -> list[bytes | None]:
@@ -48,6 +49,12 @@ class CountingRedis:
         self.calls.append(f"HGETALL {key}")
         return self.hashes.get(key, {})
 
+    async def zrange(self, key: str, *_: Any, **__: Any) -> list[tuple[bytes, float]]:
+        # only what an index page's first read asks: every member, newest first
+        self.calls.append(f"ZRANGE {key}")
+        found = self.indexes.get(key, {})
+        return sorted(((m, s) for m, s in found.items()), key=lambda e: (-e[1], e[0]))
+
     def put(self, generation: str, view: dict[str, Any]) -> bytes:
         raw = codec.dumps(view)
         self.stored[ViewKeys(generation).order(view["order_id"])] = raw
@@ -57,6 +64,7 @@ class CountingRedis:
         prefix = ViewKeys(generation).prefix
         self.stored = {k: v for k, v in self.stored.items() if not k.startswith(prefix)}
         self.hashes = {k: v for k, v in self.hashes.items() if not k.startswith(prefix)}
+        self.indexes = {k: v for k, v in self.indexes.items() if not k.startswith(prefix)}
 
     def switch(self, generation: str) -> None:
         self.stored[CURRENT_GENERATION] = generation.encode()
@@ -231,6 +239,36 @@ def test_an_empty_stats_hash_under_a_cached_generation_re_resolves(
         assert views is not None
         assert await views.stats() == {"orders": 2}
         assert await views.generation() == "2"  # rebound: /stats names generation 2
+
+    run(scenario)
+
+
+def test_a_list_page_follows_a_switch_whose_drop_is_under_way(redis: CountingRedis) -> None:
+    redis.indexes[ViewKeys("1").all_orders] = {b"o1": 1.0}
+    redis.put("1", VIEW)
+    clock = Clock()
+    store = store_over(redis, clock)
+
+    async def scenario() -> None:
+        views = await store.at(None)
+        assert views is not None
+        assert await views.older(("all", None), None, 20) == [(1, "o1")]
+        new = VIEW | {"version": 2}
+        redis.put("2", new)
+        redis.indexes[ViewKeys("2").all_orders] = {b"o1": 1.0}
+        redis.switch("2")
+        redis.drop("1")
+        redis.indexes[ViewKeys("1").all_orders] = {b"o1": 1.0}  # the index not unlinked yet
+        views = await store.at(None)  # cached: generation 1
+        assert views is not None
+        entries = await views.older(("all", None), None, 20)
+        assert entries == [(1, "o1")]
+        assert await views.orders(["o1"]) == [new]  # the view is gone: read in generation 2
+        assert await views.generation() == "2"
+        redis.indexes.clear()
+        views = await store.at(None)
+        assert views is not None
+        assert await views.older(("all", None), None, 20) == []  # an empty index: no loop
 
     run(scenario)
 
