@@ -33,6 +33,11 @@ class Op:
     """(sent, done, HTTP status or transport error name) per attempt."""
     outcome: str = UNKNOWN
     version: int | None = None
+    """The order's version after the command, as acknowledged (200/201)."""
+    expected: int | None = None
+    """The If-Match version sent (None: no If-Match)."""
+    reported: int | None = None
+    """The version a refusal (409/412) reported the order at; None if none."""
 
 
 def classify(status: int | str) -> str:
