@@ -2,8 +2,9 @@
 
 In the spirit of Kafka's produce-consume-validate system tests: the load records what
 every client was told (``History``), the fault happens in between, and the validation
-reads the event log (read_committed) and the views afterwards. The row is reported
-*before* anything is asserted, so a failing run still shows its numbers in the table.
+reads the event log (read_committed) and the views afterwards, and porcupine checks that
+each order's history, as the clients saw it, is linearizable (``linearizability``). The
+row is reported *before* anything is asserted, so a failing run still shows its numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ordersource.settings import Settings
 from projector.ops.verify import Difference, verify
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.history import check
+from tests.support.linearizability import check_linearizable
 from tests.support.load import CommandLoad
 from tests.support.pending import undecided_202s
 from tests.support.probe import ReadProbe
@@ -123,6 +125,10 @@ class FaultRun:
             assert_contiguous(logged)
         except AssertionError as exc:
             violations.append(f"G2 versions not contiguous: {exc}")
+        try:  # per order: place, If-Match modifies (CAS), pays; output next to the logs
+            check_linearizable(self.load.history, self.services.log_dir / "linearizability")
+        except AssertionError as exc:
+            violations.append(f"per-order linearizability (porcupine): {exc}")
         load_end = time.monotonic()
         diffs = self._wait_clean(clean_timeout)
         if diffs:

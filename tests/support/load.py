@@ -2,28 +2,31 @@
 
 ``slots`` orders are driven at once, each by one client that sends its commands one
 after the other (place, a few modifies, pay), so the client knows the order's total and
-a pay is valid. Ticks leave at ``rate`` per second; a tick finds an idle order or is
-dropped (counted as ``skipped``), so an outage cannot pile up unbounded work. Every
-command carries its own Idempotency-Key; a 503, 202 or transport error is retried with
-the same key (safe by contract) while the load runs. An order whose last command was
-not acknowledged is retired: its state is no longer known to the client.
+a pay is valid. A modify carries ``If-Match`` with the version the client was last
+acknowledged (a compare-and-set, for the linearizability check); a pay does not. Ticks
+leave at ``rate`` per second; a tick finds an idle order or is dropped (counted as
+``skipped``), so an outage cannot pile up unbounded work. Every command carries its own
+Idempotency-Key; a 503, 202 or transport error is retried with the same key (safe by
+contract) while the load runs. An order whose last command was not acknowledged is
+retired: its state is no longer known to the client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from ordersource.ids import command_id_for_key
-from tests.support.history import ACKNOWLEDGED, REJECTED, History, Op, classify
+from tests.support.history import ACKNOWLEDGED, REJECTED, REJECTIONS, History, Op, classify
 
 PRICE = 120
 
@@ -32,6 +35,7 @@ PRICE = 120
 class _Order:
     order_id: str
     quantity: int = 0  # 0: not placed yet
+    version: int = 0  # as last acknowledged
     modifies: int = 0
     seq: int = 0
     busy: bool = False
@@ -108,7 +112,7 @@ class CommandLoad:
                 await asyncio.sleep(max(0.0, start + tick / self.rate - time.monotonic()))
             await asyncio.gather(*tasks)
 
-    def _next(self, order: _Order) -> tuple[str, str, dict[str, Any], int]:
+    def _next(self, order: _Order) -> tuple[str, str, dict[str, Any], int, int | None]:
         quantity = self._random.randint(1, self.max_quantity)
         if not order.quantity:
             body = {
@@ -117,24 +121,26 @@ class CommandLoad:
                 "currency": "EUR",
                 "items": [{"sku": "apple", "quantity": quantity, "unit_price_cents": self.price}],
             }
-            return "place", "/orders", body, quantity
+            return "place", "/orders", body, quantity, None
         path = f"/orders/{order.order_id}"
         if order.modifies < 3 and self._random.random() < 0.7:
             changes = {"changes": [{"sku": "apple", "quantity": quantity}]}
-            return "modify", f"{path}/modify", changes, quantity
+            return "modify", f"{path}/modify", changes, quantity, order.version
         pay = {"amount_cents": order.quantity * self.price, "payment_ref": f"psp-{order.seq}"}
-        return "pay", f"{path}/pay", pay, order.quantity
+        return "pay", f"{path}/pay", pay, order.quantity, None
 
     async def _drive(self, client: httpx.AsyncClient, slot: int) -> None:
         order = self._orders[slot]
-        kind, path, body, quantity = self._next(order)
+        kind, path, body, quantity, expected = self._next(order)
         key = f"{order.order_id}.{order.seq}"
         order.seq += 1
         op = Op(key, command_id_for_key(key), order.order_id, kind, time.monotonic())
+        op.expected = expected
         self.history.add(op)
         await send_recorded(client, op, path, body, self.max_attempts, self._stopping.is_set)
-        if op.outcome == ACKNOWLEDGED and kind != "pay":
+        if op.outcome == ACKNOWLEDGED and kind != "pay" and op.version is not None:
             order.quantity, order.modifies = quantity, order.modifies + (kind == "modify")
+            order.version = op.version
             order.busy = False
         else:  # paid (done), rejected, or fate unknown: continue with a fresh order
             self._orders[slot] = self._new_order()
@@ -148,13 +154,14 @@ async def send_recorded(
     max_attempts: int,
     stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """POST one command with its Idempotency-Key (``op.key``) until it is acknowledged or
-    rejected, at most ``max_attempts`` times (a 503, 202 or transport error is retried
-    with the same key after the API's Retry-After of 1 s), recording every attempt, the
-    outcome and the acknowledged version in ``op``."""
+    """POST one command with its Idempotency-Key (``op.key``, and ``If-Match`` when
+    ``op.expected`` is set) until it is acknowledged or rejected, at most ``max_attempts``
+    times (a 503, 202 or transport error is retried with the same key after the API's
+    Retry-After of 1 s), recording every attempt, the outcome, the acknowledged version
+    and the version a refusal reports in ``op``."""
     for attempt in range(max_attempts):
         sent = time.monotonic()
-        status, answer = await post_command(client, path, body, op.key)
+        status, answer = await post_command(client, path, body, op.key, op.expected)
         op.attempts.append((sent, time.monotonic(), status))
         op.outcome = classify(status)
         if op.outcome in (ACKNOWLEDGED, REJECTED) or stopping():
@@ -163,19 +170,81 @@ async def send_recorded(
             await asyncio.sleep(1.0)
     if op.outcome == ACKNOWLEDGED:
         op.version = int(answer["version"])
+    elif op.outcome == REJECTED and isinstance(answer, dict) and "version" in answer:
+        op.reported = int(answer["version"])
 
 
 async def post_command(
-    client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    key: str,
+    expected: int | None = None,
 ) -> tuple[int | str, Any]:
-    """One attempt: the HTTP status and, for 200/201, the answer; a transport error's
-    name when the fate is unknown (refused, reset, timed out)."""
+    """One attempt (with ``If-Match: "<expected>"`` if given): the HTTP status and, for
+    200/201 and the refusals (404/409/412), the JSON answer; a transport error's name
+    when the fate is unknown (refused, reset, timed out)."""
+    headers = {"Idempotency-Key": key}
+    if expected is not None:
+        headers["If-Match"] = f'"{expected}"'
     try:
-        response = await client.post(path, json=body, headers={"Idempotency-Key": key})
+        response = await client.post(path, json=body, headers=headers)
     except httpx.HTTPError as exc:
         return type(exc).__name__, None
-    answer = response.json() if response.status_code in (200, 201) else None
+    answer = None
+    if response.status_code in (200, 201) or response.status_code in REJECTIONS:
+        with contextlib.suppress(ValueError):
+            answer = response.json()
     return response.status_code, answer
+
+
+RecordedCall = tuple[str, str, str, dict[str, Any], dict[str, str]]
+"""order id, kind (place, modify …), path, JSON body, headers."""
+
+
+def post_all_recorded(
+    base_url: str,
+    calls: Sequence[RecordedCall],
+    history: History,
+    concurrency: int = 50,
+    timeout: float = 60.0,
+) -> list[httpx.Response]:
+    """Like ``tests.support.http.post_all`` (one attempt each, at most ``concurrency`` at a
+    time, responses in call order, a transport error raised), recording each call in
+    ``history`` as an ``Op``: its time, status, the version answered (2xx) or reported
+    (409/412), its If-Match. Without an Idempotency-Key the op's key is only a label."""
+
+    async def run() -> list[httpx.Response]:
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client:
+
+            async def one(n: int, call: RecordedCall) -> httpx.Response:
+                order_id, kind, path, body, headers = call
+                async with gate:
+                    op = Op(f"{order_id}#{n}", "", order_id, kind, time.monotonic())
+                    match = headers.get("If-Match", "").strip('"')
+                    op.expected = int(match) if match.isdigit() else None
+                    history.add(op)
+                    try:
+                        response = await client.post(path, json=body, headers=headers)
+                    except httpx.HTTPError as exc:
+                        op.attempts.append((op.sent, time.monotonic(), type(exc).__name__))
+                        raise
+                    op.attempts.append((op.sent, time.monotonic(), response.status_code))
+                op.outcome = classify(response.status_code)
+                with contextlib.suppress(ValueError):
+                    answer = response.json()
+                    op.command_id = str(answer.get("command_id", ""))
+                    if op.outcome == ACKNOWLEDGED:
+                        op.version = int(answer["version"])
+                    elif op.outcome == REJECTED and "version" in answer:
+                        op.reported = int(answer["version"])
+                return response
+
+            return await asyncio.gather(*(one(n, c) for n, c in enumerate(calls)))
+
+    return asyncio.run(run())
 
 
 ONE_BIG_LINE = [{"sku": "gold", "quantity": 1000, "unit_price_cents": 10**12}]
