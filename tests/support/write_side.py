@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import TopicPartition
-from kafka.errors import KafkaTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from command_service.api.ports import LogRefused
 from command_service.verdicts import Verdict
 from ordersource import codec, keys
 from ordersource.domain import Command
@@ -318,7 +318,7 @@ class FakeCommandLog:
 
     async def send(self, command: Command) -> None:
         if self.down:
-            raise KafkaTimeoutError("no broker")
+            raise LogRefused("no broker")
         self.sent.append(command)
 
     async def ready(self) -> bool:

@@ -6,6 +6,7 @@ Redis pool, one command producer, one verdict waiter) and closes them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,13 +51,13 @@ def create_app(settings: Settings) -> FastAPI:
         client = aioredis.Redis(connection_pool=pool)
         commands = CommandLog(settings)
         waiter = VerdictWaiter(client)
-        await waiter.start()
+        await asyncio.gather(commands.start(), waiter.start())
         app.state.gateway = CommandGateway(settings, client, commands, waiter)
         try:
             yield
         finally:
             await waiter.stop()
-            commands.close()
+            await commands.close()
             await client.aclose()
 
     app = FastAPI(

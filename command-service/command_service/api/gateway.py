@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from kafka.errors import KafkaError
 
-from command_service.api.ports import CommandSink, KeyValue, Verdicts
+from command_service.api.ports import CommandSink, KeyValue, LogRefused, Verdicts
 from command_service.verdicts import Verdict
 from ordersource import codec, keys
 from ordersource.domain import Command
@@ -106,7 +105,7 @@ class CommandGateway:
         self.waiter.expect(command_id)
         try:
             await self.commands.send(command)
-        except KafkaError as exc:
+        except LogRefused as exc:
             # Never marked pending: GET /commands/{id} says 404 (it was not accepted),
             # unless a send that timed out did reach the log and it gets decided.
             self.waiter.forget(command_id)

@@ -16,8 +16,12 @@ from command_service.verdicts import Verdict
 from ordersource.domain import Command
 
 
+class LogRefused(Exception):
+    """The event log did not take the command (broker away, refused, or too slow)."""
+
+
 class CommandSink(Protocol):
-    """``orders.commands``: ``send`` raises a ``KafkaError`` if the broker did not take it."""
+    """``orders.commands``: ``send`` raises ``LogRefused`` if the broker did not take it."""
 
     async def send(self, command: Command) -> None: ...
     async def ready(self) -> bool: ...
