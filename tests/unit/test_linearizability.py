@@ -107,6 +107,14 @@ def test_a_linearizable_history_passes(tmp_path: Path) -> None:
             [op("p", "place", 0.0, 1.0, 201, 1), op("q", "place", 2.0, 3.0, 201, 1)],
             id="placed twice",
         ),
+        pytest.param(
+            [
+                op("p", "place", 0.0, 1.0, 201, 1),
+                op("a", "modify", 2.0, 3.0, 200, 3),
+                op("t", "modify", 4.0, 5.0, "ReadTimeout"),  # sent after a was answered
+            ],
+            id="an unknown command cannot explain a version answered before it was sent",
+        ),
     ],
 )
 def test_a_history_that_is_not_linearizable_fails(ops: list[Op], tmp_path: Path) -> None:
