@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         exempt=HEALTH_PATHS,
         shed_counter=requests_shed(registry, "query_api"),
         in_flight_gauge=requests_in_flight(registry, "query_api"),
+        max_lag_s=settings.overload_max_loop_lag_ms / 1000,
     )
     # Added last, so outermost: the 503 Overloaded answers are measured too.
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))

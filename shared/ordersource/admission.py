@@ -7,22 +7,64 @@ retry, adding load. Refusing the excess at once keeps the admitted requests fast
 tells the rest when to come back. Health and metrics paths are never refused and not
 counted, so a loaded process still answers its probes and scrapes.
 
+A bound on requests in flight alone does not protect a process whose CPU is the
+bottleneck: when admitted requests finish quickly, the bound is never reached while the
+event loop falls behind, requests wait unread in socket buffers and even /healthz times
+out. So admission also watches the event loop's lag (how late a 20 ms timer fires):
+while it is over ``max_lag_s``, new requests beyond a few (``MIN_ADMITTED``) are refused
+too, which takes the excess off the loop until it is on time again.
+
 A pure ASGI middleware (no BaseHTTPMiddleware): it must cost next to nothing per request.
-The count is per process and needs no lock: one event loop, one thread.
+The count is per process and needs no lock: one event loop, one thread. The lag monitor
+runs from the first request to the lifespan's shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from ordersource.web import problem_response
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Never refused, not counted: probes and scrapes must get through a full process."""
+MIN_ADMITTED = 4
+"""Requests always admitted, however late the loop: the process keeps making progress."""
+LAG_INTERVAL_S = 0.02
+
+
+class LoopLag:
+    """How late the event loop runs a timer due every ``interval_s`` (seconds): the work
+    queued ahead of anything new. Rises at once, decays by half each tick."""
+
+    def __init__(self, interval_s: float = LAG_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self.lag_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            late = max(0.0, loop.time() - due)
+            self.lag_s = late if late > self.lag_s else (self.lag_s + late) / 2
 
 
 class Admission:
@@ -31,6 +73,8 @@ class Admission:
     ``exempt`` paths pass untouched (and uncounted); lifespan and websocket scopes too.
     A request stops counting when the app returns, raises, or the client goes away.
     ``note`` is appended to the 503's detail (e.g. what a refusal means for a command).
+    ``max_lag_s``: also refuse (beyond ``MIN_ADMITTED`` in flight) while the event loop
+    runs later than this; None: the in-flight bound only.
     """
 
     def __init__(
@@ -42,6 +86,7 @@ class Admission:
         shed_counter: Counter,
         in_flight_gauge: Gauge,
         note: str = "",
+        max_lag_s: float | None = None,
     ) -> None:
         if limit < 1 or retry_after_s < 1:
             raise ValueError("limit and retry_after_s must be at least 1")
@@ -51,7 +96,9 @@ class Admission:
         self.shed_counter = shed_counter
         self.in_flight_gauge = in_flight_gauge
         self.in_flight = 0
-        detail = f"more than {limit} requests in flight; retry after {retry_after_s} s"
+        self.max_lag_s = max_lag_s
+        self.lag = LoopLag()
+        detail = f"too many requests in flight; retry after {retry_after_s} s"
         # Built once: a refusal only sends these bytes (its headers copied per answer).
         self._refusal = problem_response(
             503,
@@ -60,11 +107,25 @@ class Admission:
             {"Retry-After": str(retry_after_s)},
         )
 
+    def overloaded(self) -> bool:
+        if self.in_flight >= self.limit:
+            return True
+        return (
+            self.max_lag_s is not None
+            and self.in_flight >= MIN_ADMITTED
+            and self.lag.lag_s > self.max_lag_s
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.max_lag_s is not None:
+            await self.app(scope, self._watch_shutdown(receive), send)
+            return
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
+        if self.max_lag_s is not None:
+            self.lag.start()
+        if self.overloaded():
             self.shed_counter.inc()
             await send(
                 {
@@ -82,3 +143,12 @@ class Admission:
         finally:
             self.in_flight -= 1
             self.in_flight_gauge.dec()
+
+    def _watch_shutdown(self, receive: Receive) -> Receive:
+        async def watched() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.lag.stop()
+            return message
+
+        return watched

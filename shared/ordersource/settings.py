@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     not counted."""
     overload_retry_after_s: int = Field(default=1, ge=1)
     """``Retry-After`` (seconds) of both APIs' 503 Overloaded answers."""
+    overload_max_loop_lag_ms: int = Field(default=50, ge=1)
+    """Both APIs also refuse new requests (503 Overloaded) while their event loop runs
+    later than this: the CPU, not the in-flight bound, is the limit then."""
     projector_batch_size: int = Field(default=500, ge=1)
     """Most events the projector applies in one Redis commit."""
     projector_batch_window_s: float = Field(default=0.02, gt=0)

@@ -6,6 +6,7 @@ comes back down however a request ends. Both API apps install it in the right pl
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -15,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from command_service.api.app import create_app as command_app
 from command_service.api.limits import BodyGuard
-from ordersource.admission import HEALTH_PATHS, Admission
+from ordersource.admission import HEALTH_PATHS, MIN_ADMITTED, Admission, LoopLag
 from ordersource.metrics import RequestMetrics, requests_in_flight, requests_shed
 from ordersource.settings import Settings
 from query_service.app import create_app as query_app
@@ -52,7 +53,9 @@ class Handler:
 
 
 class Stack:
-    def __init__(self, limit: int = 2, retry_after_s: int = 3) -> None:
+    def __init__(
+        self, limit: int = 2, retry_after_s: int = 3, max_lag_s: float | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.handler = Handler()
         self.admission = Admission(
@@ -63,6 +66,7 @@ class Stack:
             shed_counter=requests_shed(self.registry, "command_api"),
             in_flight_gauge=requests_in_flight(self.registry, "command_api"),
             note="Not taken.",
+            max_lag_s=max_lag_s,
         )
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.admission), base_url="http://test"
@@ -78,9 +82,9 @@ class Stack:
         return task
 
 
-def run(scenario: Callable[[Stack], Awaitable[None]], **kwargs: int) -> None:
+def run(scenario: Callable[[Stack], Awaitable[None]], **kwargs: float) -> None:
     async def main() -> None:
-        stack = Stack(**kwargs)
+        stack = Stack(**kwargs)  # type: ignore[arg-type]
         async with stack.client:
             await scenario(stack)
 
@@ -205,3 +209,41 @@ def test_both_apps_shed_inside_request_metrics_and_outside_everything_else() -> 
     assert outer[:2] == [RequestMetrics, Admission]
     assert command.user_middleware[1].kwargs["limit"] == 7
     assert query.user_middleware[1].kwargs["limit"] == 9
+
+
+def test_a_late_event_loop_sheds_beyond_the_few_always_admitted() -> None:
+    async def scenario(stack: Stack) -> None:
+        admitted = [await stack.blocked(str(n)) for n in range(MIN_ADMITTED)]
+        stack.admission.lag.lag_s = 0.0  # on time: the in-flight bound (100) decides
+        extra = await stack.blocked("extra")
+        stack.admission.lag.lag_s = 0.5  # the loop runs half a second late
+        refused = await asyncio.wait_for(stack.client.get("/x"), DEADLINE_S)
+        assert refused.status_code == 503
+        assert stack.value(SHED) == 1
+        health = await asyncio.wait_for(stack.client.get("/healthz"), DEADLINE_S)
+        assert health.status_code == 200  # exempt, however late the loop
+        stack.handler.release.set()
+        for task in [*admitted, extra]:
+            assert (await asyncio.wait_for(task, DEADLINE_S)).status_code == 200
+
+    run(scenario, limit=100, max_lag_s=0.05)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Checks ``condition`` on every lag tick, up to DEADLINE_S."""
+    async with asyncio.timeout(DEADLINE_S):
+        while not condition():  # noqa: ASYNC110 - the monitor has no event to wait on
+            await asyncio.sleep(0.01)
+
+
+def test_the_loop_lag_monitor_sees_a_blocked_loop_and_recovers() -> None:
+    async def scenario() -> None:
+        lag = LoopLag(interval_s=0.01)
+        lag.start()
+        await asyncio.sleep(0.05)
+        time.sleep(0.2)  # noqa: ASYNC251 - the point: hold the event loop
+        await until(lambda: lag.lag_s >= 0.1)
+        await until(lambda: lag.lag_s <= 0.01)  # decays once the loop is free
+        await lag.stop()
+
+    asyncio.run(scenario())

@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         exempt=HEALTH_PATHS,
         shed_counter=requests_shed(registry, "command_api"),
         in_flight_gauge=requests_in_flight(registry, "command_api"),
+        max_lag_s=settings.overload_max_loop_lag_ms / 1000,
         note="The command was not taken (never sent to the event log): a retry with the "
         "same Idempotency-Key is safe.",
     )
