@@ -31,8 +31,14 @@ def drive(
     orders: int = 1,
     probe_redis: str = "",
     token: str = "",
+    connections: int = 0,
 ) -> dict[str, Any]:
-    """Open loop at ``rate`` (split over processes), or closed loop with ``concurrency``."""
+    """Open loop at ``rate`` (split over processes), or closed loop with ``concurrency``.
+
+    ``connections``: most requests in flight at once, over all processes (default: the
+    generator's own, 256 each); an overload run needs more than the API admits, or the
+    excess would queue in the generator instead of reaching the API.
+    """
     procs = procs or max(1, int(-(-rate // PER_PROCESS)))
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         outs = [Path(tmp) / f"{i}.json" for i in range(procs)]
@@ -46,6 +52,8 @@ def drive(
                     argv += ["--concurrency", str(max(1, concurrency // procs))]
                 if token:
                     argv += ["--token", token]
+                if connections:
+                    argv += ["--connections", str(max(1, connections // procs))]
                 if probe_redis and i == 0:
                     argv += ["--probe-redis", probe_redis]
                 running.append(

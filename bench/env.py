@@ -20,14 +20,17 @@ from tests.support.redis_infra import RedisServer
 from tests.support.services import Services, isolated_settings, service_environment
 
 PARTITIONS = 6
+KAFKA_HEAP = "512m"
+"""As ``deploy/local/bin/kafka-server``'s default under ``make run``."""
 
 
 class Stack:
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="ordersource-bench-"))
         # As `make run` configures them: Kafka's 512 MiB heap, Redis with AOF on.
-        self.kafka = KafkaServer(self.tmp / "kafka", heap="512m")
-        self.redis = RedisServer(self.tmp / "redis", appendonly=True)
+        self.kafka = KafkaServer(self.tmp / "kafka", heap=KAFKA_HEAP)
+        self.appendonly = True
+        self.redis = RedisServer(self.tmp / "redis", appendonly=self.appendonly)
         # Access control on, as under `make run`: one bearer token per role.
         self.tokens = {role: secrets.token_urlsafe(18) for role in ("writer", "reader", "admin")}
         self.env: dict[str, str] = {}
@@ -45,6 +48,16 @@ class Stack:
         tokens = {role: [token] for role, token in self.tokens.items()}
         self.env["ORDERS_AUTH_TOKENS"] = json.dumps(tokens)
         self.services = Services(self.env, self.tmp / "logs")
+
+    def describe(self) -> dict[str, Any]:
+        """How this stack is configured (for the results), from the settings used above."""
+        return {
+            "like": "make run",
+            "auth": "on" if self.tokens else "off",
+            "redis_aof": self.appendonly,
+            "kafka_heap": KAFKA_HEAP,
+            "partitions": PARTITIONS,
+        }
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment of a project process or CLI: ours only, no stray ORDERS_*."""

@@ -1,6 +1,12 @@
 """Scenarios 1, 2 and 4: the command API at fixed arrival rates (with ack → visible
 sampled in Redis and the projection lag sampled meanwhile), and the query API closed
 loop (max rate) and at fixed rates.
+
+After the fixed rates, each API's capacity (``bench.stats.sustained``: the highest
+offered rate with at least 99.9 % 200/201 answers) sets two more runs: half capacity
+(latency with headroom) and three times capacity (overload: goodput, shedding, and the
+API's /healthz probed meanwhile). Each of these runs twice, one after the other: with
+``bench.openloop`` and with the independent tool vegeta (``bench.vegeta``).
 """
 
 from __future__ import annotations
@@ -8,13 +14,23 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
+from bench import vegeta
 from bench.drive import drive
+from bench.health import HealthProbe, wait_quiet
 from bench.sampler import Sampler
+from bench.stats import sustained
 from tests.support.services import ServiceProcess
 
 DRAIN_S = 60.0
+OVERLOAD = 3.0
+"""The overload runs offer this many times the capacity."""
+OVERLOAD_CONNECTIONS = 2048
+"""Client connections of an overload run (over all generator processes): well above the
+APIs' admission limit (256 in flight by default), so the excess reaches the API and is
+shed there instead of queueing in the generator."""
 
 
 def projection_lag(query: ServiceProcess, token: str) -> dict[str, Any]:
@@ -38,6 +54,51 @@ def _drain(query: ServiceProcess, token: str) -> float:
     return round(time.monotonic() - started, 2)
 
 
+def derived_rates(capacity: float, rates: list[float]) -> tuple[float, float]:
+    """Half capacity and ``OVERLOAD`` times capacity; with no capacity (none sustained),
+    half and ``OVERLOAD`` times the lowest rate tried."""
+    base = capacity or min(rates)
+    return round(base / 2, 1), round(OVERLOAD * base, 1)
+
+
+def pair(
+    url: str,
+    kind: str,
+    rate: float,
+    seconds: float,
+    token: str,
+    settle: Callable[[], float],
+    *,
+    overload: bool = False,
+    orders: int = 1,
+    probe_redis: str = "",
+) -> dict[str, Any]:
+    """The same run with ``bench.openloop`` then with vegeta (never at the same time;
+    ``settle`` between and after, returning how long it waited). An overload run uses
+    ``OVERLOAD_CONNECTIONS`` and probes ``url``'s /healthz meanwhile (``health``)."""
+    out: dict[str, Any] = {"rate": rate}
+    with HealthProbe(url) as health:
+        out["openloop"] = drive(
+            url,
+            kind,
+            rate=rate,
+            seconds=seconds,
+            orders=orders,
+            probe_redis=probe_redis,
+            token=token,
+            connections=OVERLOAD_CONNECTIONS if overload else 0,
+        )
+    out["openloop"]["health"] = health.summary()
+    out["openloop"]["settle_s"] = settle()
+    with HealthProbe(url) as health:
+        out["vegeta"] = vegeta.attack(
+            url, kind, rate=rate, seconds=seconds, token=token, orders=orders
+        )
+    out["vegeta"]["health"] = health.summary()
+    out["vegeta"]["settle_s"] = settle()
+    return out
+
+
 def commands(
     command: ServiceProcess,
     query: ServiceProcess,
@@ -49,22 +110,35 @@ def commands(
     """``tokens``: a bearer token per role (the stack runs with access control on)."""
     runs: dict[str, Any] = {}
     phases = []
+    url, writer = command.url(), tokens["writer"]
+
+    def drain() -> float:
+        """Until the command API is quiet and the projection has caught up."""
+        return wait_quiet(url, "command_api") + _drain(query, tokens["reader"])
+
     with Sampler(lambda: projection_lag(query, tokens["reader"]), 0.5) as lag:
+
+        def phase(rate: float, label: str, began: float) -> None:
+            phases.append({"rate": rate, "label": label, "start": round(began, 2),
+                           "end": round(time.monotonic() - lag.t0, 2)})  # fmt: skip
+
         for rate in rates:
             began = time.monotonic() - lag.t0
-            result = drive(
-                command.url(),
-                "place",
-                rate=rate,
-                seconds=seconds,
-                probe_redis=redis_url,
-                token=tokens["writer"],
-            )
-            result["drain_s"] = _drain(query, tokens["reader"])
+            result = drive(url, "place", rate=rate, seconds=seconds, probe_redis=redis_url,
+                           token=writer)  # fmt: skip
+            result["drain_s"] = drain()
             runs[str(int(rate))] = result
-            phases.append({"rate": rate, "start": round(began, 2),
-                           "end": round(time.monotonic() - lag.t0, 2)})  # fmt: skip
-    return {"rates": runs, "lag_over_time": lag.points, "phases": phases}
+            phase(rate, "", began)
+        capacity = sustained(runs)
+        half_rate, over_rate = derived_rates(capacity, rates)
+        began = time.monotonic() - lag.t0
+        half = pair(url, "place", half_rate, seconds, writer, drain, probe_redis=redis_url)
+        phase(half_rate, "half", began)
+        began = time.monotonic() - lag.t0
+        over = pair(url, "place", over_rate, seconds, writer, drain, overload=True)
+        phase(over_rate, "3x", began)
+    return {"rates": runs, "capacity": capacity, "half": half, "overload": over,
+            "lag_over_time": lag.points, "phases": phases}  # fmt: skip
 
 
 def queries(
@@ -76,11 +150,21 @@ def queries(
     token: str,
 ) -> dict[str, Any]:
     url = query.url()
+
+    def settle() -> float:
+        return wait_quiet(url, "query_api")
+
     closed = drive(
         url, "get", seconds=seconds, concurrency=workers, procs=2, orders=orders, token=token
     )
-    fixed = {
-        str(int(r)): drive(url, "get", rate=r, seconds=seconds, orders=orders, token=token)
-        for r in rates
-    }
-    return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed}
+    closed["settle_s"] = settle()
+    fixed = {}
+    for r in rates:
+        fixed[str(int(r))] = drive(url, "get", rate=r, seconds=seconds, orders=orders, token=token)
+        fixed[str(int(r))]["settle_s"] = settle()
+    capacity = sustained(fixed)
+    half_rate, over_rate = derived_rates(capacity, rates)
+    half = pair(url, "get", half_rate, seconds, token, settle, orders=orders)
+    over = pair(url, "get", over_rate, seconds, token, settle, overload=True, orders=orders)
+    return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed,
+            "capacity": capacity, "half": half, "overload": over}  # fmt: skip

@@ -29,6 +29,10 @@ from bench.probe import VisibilityProbe
 
 Request = tuple[str, str, dict[str, Any] | None]  # method, path, json body
 TIMEOUT_S = 10.0
+OK = (200, 201)
+"""Answers that count as served: goodput and the admitted requests' latency."""
+SHED = (503, 429)
+"""Answers that refuse load (``shed``)."""
 
 
 def place_order(n: int) -> Request:
@@ -53,8 +57,8 @@ def kinds(orders: int) -> dict[str, Callable[[int], Request]]:
 class Load:
     def __init__(self, make: Callable[[int], Request], probe: VisibilityProbe | None) -> None:
         self.make, self.probe = make, probe
-        self.out: dict[str, Any] = {"latencies_ms": [], "slip_ms": [], "statuses": {}}
-        self.out.update(timeouts=0, transport_errors=0, sent=0)
+        self.out: dict[str, Any] = {"latencies_ms": [], "ok_latencies_ms": [], "slip_ms": []}
+        self.out.update(statuses={}, timeouts=0, transport_errors=0, sent=0, shed=0)
 
     async def one(self, session: aiohttp.ClientSession, n: int, due: float) -> None:
         method, path, body = self.make(n)
@@ -72,8 +76,12 @@ class Load:
         acked = time.perf_counter()
         self.out["latencies_ms"].append((acked - due) * 1000)
         self.out["statuses"][status] = self.out["statuses"].get(status, 0) + 1
-        if self.probe is not None and status in (200, 201):
-            self.probe.offer(data, acked)
+        if status in SHED:
+            self.out["shed"] += 1
+        if status in OK:
+            self.out["ok_latencies_ms"].append((acked - due) * 1000)
+            if self.probe is not None:
+                self.probe.offer(data, acked)
 
     async def open_loop(self, session: aiohttp.ClientSession, rate: float, seconds: float) -> None:
         start, tasks = time.perf_counter(), []
@@ -131,7 +139,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=0, help="closed loop with N workers")
-    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument(
+        "--connections", type=int, default=256, help="most requests in flight at once"
+    )
     parser.add_argument("--orders", type=int, default=1, help="how many bench-o… orders exist")
     parser.add_argument("--probe-redis", default="", help="redis URL: watch ack -> visible")
     parser.add_argument("--token", default=os.environ.get("ORDERS_WRITER_TOKEN"))

@@ -41,7 +41,8 @@ def _series(path: Path, points: list[Any], title: str, ylabel: str, phases: Any 
     ax.plot([p[0] for p in points], [p[1] for p in points], lw=1.2)
     for phase in phases:
         ax.axvspan(phase["start"], phase["end"], alpha=0.08)
-        ax.text(phase["start"], 0, f"{phase['rate']:g}/s", fontsize=7, va="bottom")
+        label = f"{phase.get('label', '')} {phase['rate']:g}/s".strip()
+        ax.text(phase["start"], 0, label, fontsize=7, va="bottom")
     ax.set(title=title, xlabel="seconds", ylabel=ylabel)
     ax.grid(alpha=0.3)
     fig.tight_layout()
