@@ -10,9 +10,10 @@ counted, so a loaded process still answers its probes and scrapes.
 A bound on requests in flight alone does not protect a process whose CPU is the
 bottleneck: when admitted requests finish quickly, the bound is never reached while the
 event loop falls behind, requests wait unread in socket buffers and even /healthz times
-out. So admission also watches the event loop's lag (how late a 20 ms timer fires):
-while it is over ``max_lag_s``, new requests beyond a few (``MIN_ADMITTED``) are refused
-too, which takes the excess off the loop until it is on time again.
+out. So admission also watches the event loop's standing lag (how late a 20 ms timer
+fires, at best, over the last 200 ms): while it is over ``max_lag_s``, new requests
+beyond a few (``MIN_ADMITTED``) are refused too, which takes the excess off the loop
+until it is on time again.
 
 A pure ASGI middleware (no BaseHTTPMiddleware): it must cost next to nothing per request.
 The count is per process and needs no lock: one event loop, one thread. The lag monitor
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import TYPE_CHECKING
 
 from ordersource.web import problem_response
@@ -36,16 +38,31 @@ HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MIN_ADMITTED = 4
 """Requests always admitted, however late the loop: the process keeps making progress."""
 LAG_INTERVAL_S = 0.02
+LAG_WINDOW_S = 0.2
 
 
 class LoopLag:
-    """How late the event loop runs a timer due every ``interval_s`` (seconds): the work
-    queued ahead of anything new. Rises at once, decays by half each tick."""
+    """How late the event loop runs a timer due every ``interval_s``: the work queued ahead
+    of anything new. ``lag_s`` is the *standing* lag, the least lateness over the last
+    ``window_s`` (as CoDel judges a queue): one late tick (a GC pause, the OS running
+    another process for a moment) does not count, a loop that stays behind does. A tick
+    that is overdue right now counts as late as it is (a loop too busy to run it)."""
 
-    def __init__(self, interval_s: float = LAG_INTERVAL_S) -> None:
-        self.interval_s = interval_s
-        self.lag_s = 0.0
+    def __init__(self, interval_s: float = LAG_INTERVAL_S, window_s: float = LAG_WINDOW_S) -> None:
+        self.interval_s, self.window_s = interval_s, window_s
+        self.samples: deque[tuple[float, float]] = deque()  # (when, how late)
+        self._due: float | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def lag_s(self) -> float:
+        if self._due is None:
+            return 0.0
+        now = asyncio.get_running_loop().time()
+        while self.samples and self.samples[0][0] < now - self.window_s:
+            self.samples.popleft()
+        standing = min((late for _, late in self.samples), default=0.0)
+        return max(standing, now - self._due)
 
     def start(self) -> None:
         if self._task is None:
@@ -57,14 +74,15 @@ class LoopLag:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._due = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            due = loop.time() + self.interval_s
+            self._due = loop.time() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            late = max(0.0, loop.time() - due)
-            self.lag_s = late if late > self.lag_s else (self.lag_s + late) / 2
+            now = loop.time()
+            self.samples.append((now, max(0.0, now - self._due)))
 
 
 class Admission:
