@@ -80,14 +80,27 @@ QUIET_MS = 50.0
 QUIET_LIMIT_S = 30.0
 
 
-def _in_flight(base_url: str, process: str) -> float | None:
-    """The API's ``orders_<process>_requests_in_flight`` gauge (/metrics, never shed)."""
-    name = f"orders_{process}_requests_in_flight"
-    with urllib.request.urlopen(base_url + "/metrics", timeout=TIMEOUT_S) as response:  # noqa: S310
+def api_gauges(base_url: str, process: str) -> dict[str, float]:
+    """The API's admission figures from its /metrics (never shed): ``in_flight`` and
+    ``shed_total`` (503 Overloaded so far). ``process``: ``command_api`` or ``query_api``."""
+    names = {f"orders_{process}_requests_in_flight": "in_flight",
+             f"orders_{process}_requests_shed_total": "shed_total"}  # fmt: skip
+    found: dict[str, float] = {}
+    url = base_url.rstrip("/") + "/metrics"
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310
         for line in response.read().decode().splitlines():
-            if line.startswith(name):
-                return float(line.split()[-1])
-    return None
+            name, _, value = line.partition(" ")
+            if name in names:
+                found[names[name]] = float(value)
+    return found
+
+
+def shed_total(base_url: str, process: str) -> float | None:
+    """The API's 503 Overloaded count so far (None if it cannot be read)."""
+    try:
+        return api_gauges(base_url, process).get("shed_total")
+    except OSError:
+        return None
 
 
 def wait_quiet(base_url: str, process: str, limit_s: float = QUIET_LIMIT_S) -> float:
@@ -102,7 +115,7 @@ def wait_quiet(base_url: str, process: str, limit_s: float = QUIET_LIMIT_S) -> f
             with urllib.request.urlopen(base_url + "/healthz", timeout=TIMEOUT_S) as response:  # noqa: S310
                 response.read()
             fast = (time.perf_counter() - t0) * 1000 <= QUIET_MS
-            if fast and _in_flight(base_url, process) == 0:
+            if fast and api_gauges(base_url, process).get("in_flight") == 0:
                 break
         except OSError:
             pass

@@ -15,11 +15,12 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from bench import vegeta
 from bench.drive import drive
-from bench.health import HealthProbe, wait_quiet
+from bench.health import HealthProbe, shed_total, wait_quiet
 from bench.sampler import Sampler
 from bench.stats import sustained
 from tests.support.services import ServiceProcess
@@ -61,6 +62,25 @@ def derived_rates(capacity: float, rates: list[float]) -> tuple[float, float]:
     return round(base / 2, 1), round(OVERLOAD * base, 1)
 
 
+def basis(capacity: float) -> str:
+    """What the half-capacity and overload rates were derived from."""
+    return "capacity" if capacity else "lowest rate tried (none sustained)"
+
+
+def _process(kind: str) -> str:
+    return "command_api" if kind == "place" else "query_api"
+
+
+def counted(url: str, kind: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s result with ``api_shed``: how many 503 Overloaded the API itself counted
+    meanwhile (its admission control; other 503s, e.g. Redis or Kafka away, are not)."""
+    before = shed_total(url, _process(kind))
+    result = run()
+    after = shed_total(url, _process(kind))
+    result["api_shed"] = None if before is None or after is None else int(after - before)
+    return result
+
+
 def pair(
     url: str,
     kind: str,
@@ -77,23 +97,17 @@ def pair(
     ``settle`` between and after, returning how long it waited). An overload run uses
     ``OVERLOAD_CONNECTIONS`` and probes ``url``'s /healthz meanwhile (``health``)."""
     out: dict[str, Any] = {"rate": rate}
+    connections = OVERLOAD_CONNECTIONS if overload else 0
     with HealthProbe(url) as health:
-        out["openloop"] = drive(
-            url,
-            kind,
-            rate=rate,
-            seconds=seconds,
-            orders=orders,
-            probe_redis=probe_redis,
-            token=token,
-            connections=OVERLOAD_CONNECTIONS if overload else 0,
-        )
+        ours = partial(drive, url, kind, rate=rate, seconds=seconds, orders=orders,
+                       probe_redis=probe_redis, token=token, connections=connections)  # fmt: skip
+        out["openloop"] = counted(url, kind, ours)
     out["openloop"]["health"] = health.summary()
     out["openloop"]["settle_s"] = settle()
     with HealthProbe(url) as health:
-        out["vegeta"] = vegeta.attack(
-            url, kind, rate=rate, seconds=seconds, token=token, orders=orders
-        )
+        theirs = partial(vegeta.attack, url, kind, rate=rate, seconds=seconds, token=token,
+                         orders=orders)  # fmt: skip
+        out["vegeta"] = counted(url, kind, theirs)
     out["vegeta"]["health"] = health.summary()
     out["vegeta"]["settle_s"] = settle()
     return out
@@ -124,8 +138,9 @@ def commands(
 
         for rate in rates:
             began = time.monotonic() - lag.t0
-            result = drive(url, "place", rate=rate, seconds=seconds, probe_redis=redis_url,
-                           token=writer)  # fmt: skip
+            run = partial(drive, url, "place", rate=rate, seconds=seconds,
+                          probe_redis=redis_url, token=writer)  # fmt: skip
+            result = counted(url, "place", run)
             result["drain_s"] = drain()
             runs[str(int(rate))] = result
             phase(rate, "", began)
@@ -137,7 +152,8 @@ def commands(
         began = time.monotonic() - lag.t0
         over = pair(url, "place", over_rate, seconds, writer, drain, overload=True)
         phase(over_rate, "3x", began)
-    return {"rates": runs, "capacity": capacity, "half": half, "overload": over,
+    return {"rates": runs, "capacity": capacity, "basis": basis(capacity), "half": half,
+            "overload": over,
             "lag_over_time": lag.points, "phases": phases}  # fmt: skip
 
 
@@ -160,11 +176,13 @@ def queries(
     closed["settle_s"] = settle()
     fixed = {}
     for r in rates:
-        fixed[str(int(r))] = drive(url, "get", rate=r, seconds=seconds, orders=orders, token=token)
+        run = partial(drive, url, "get", rate=r, seconds=seconds, orders=orders, token=token)
+        fixed[str(int(r))] = counted(url, "get", run)
         fixed[str(int(r))]["settle_s"] = settle()
     capacity = sustained(fixed)
     half_rate, over_rate = derived_rates(capacity, rates)
     half = pair(url, "get", half_rate, seconds, token, settle, orders=orders)
     over = pair(url, "get", over_rate, seconds, token, settle, overload=True, orders=orders)
     return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed,
-            "capacity": capacity, "half": half, "overload": over}  # fmt: skip
+            "capacity": capacity, "basis": basis(capacity), "half": half,
+            "overload": over}  # fmt: skip

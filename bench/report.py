@@ -112,11 +112,12 @@ def _load_targets(kind: str, side: dict[str, Any], noop_max: float, share: float
     """The capacity issue's targets for ``commands`` or ``reads``."""
     capacity = float(side.get("capacity", 0.0))
     half, over = side.get("half"), side.get("overload")
+    base = "capacity" if capacity else "lowest rate (none sustained)"
     single = "command" if kind == "commands" else "read"
     rows = [
         _ratio_row(f"{kind} sustained", capacity, share, noop_max, "no-op HTTP max", "/s"),
         _paired_row(f"{single} p99 at half capacity", half, ("p99_ms",), 50 if
-                    kind == "commands" else 10, "ms", "capacity / 2"),
+                    kind == "commands" else 10, "ms", f"{base} / 2"),
     ]  # fmt: skip
     if kind == "commands":
         rows.append(
@@ -126,11 +127,11 @@ def _load_targets(kind: str, side: dict[str, Any], noop_max: float, share: float
                 ("visible_p99_ms",),
                 100,
                 "ms",
-                "capacity / 2",
+                f"{base} / 2",
                 vegeta_path=None,
             )
         )
-    where = f"3 {TIMES} capacity"
+    where = f"3 {TIMES} {base}"
     rows += [
         _paired_row(f"{kind} 3{TIMES} overload: client timeouts", over, ("timeouts",), 0, "",
                     where, vegeta_path=("no_answer",)),
@@ -166,9 +167,11 @@ def targets(out: dict[str, Any], events_per_order: int) -> list[dict[str, Any]]:
 
 
 def _common_rate(reads: dict[str, Any], noop: dict[str, Any], capacity: float) -> str | None:
-    """The highest fixed rate both the reads and the no-op ran at, within read capacity."""
-    both = [r for r in reads if r in noop and float(r) <= max(capacity, min(map(float, reads)))]
-    return max(both, key=float) if both else None
+    """The highest fixed rate both the reads and the no-op ran at within read capacity,
+    else the lowest both ran at."""
+    both = sorted((r for r in reads if r in noop), key=float)
+    within = [r for r in both if float(r) <= capacity]
+    return within[-1] if within else (both[0] if both else None)
 
 
 def ratios(out: dict[str, Any]) -> list[tuple[str, str, float | None]]:

@@ -25,11 +25,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The rate ladders reach well past capacity (on the 2-core machine about 250-350
 # commands/s and 700-1,000 reads/s): capacity is the highest rate sustained.
 FULL = {"orders": 200_000, "rates": [100, 250, 500, 1000, 2000], "seconds": 12.0,
-        "query_rates": [500, 750, 1000, 1500, 3000], "noop_rates": [500, 1500, 3000],
+        "query_rates": [250, 500, 750, 1000, 1500, 3000], "noop_rates": [500, 1500, 3000],
         "query_seconds": 10.0, "workers": 64,
         "perf_records": 1_000_000, "redis_requests": 500_000, "book_orders": 20_000}  # fmt: skip
-QUICK = {**FULL, "orders": 20_000, "rates": [200, 400, 800], "seconds": 5.0,
-         "query_rates": [500, 1000, 2000], "noop_rates": [500], "query_seconds": 5.0,
+QUICK = {**FULL, "orders": 20_000, "rates": [100, 200, 400, 800], "seconds": 5.0,
+         "query_rates": [250, 500, 1000, 2000], "noop_rates": [500], "query_seconds": 5.0,
          "perf_records": 200_000,
          "redis_requests": 100_000, "book_orders": 5_000}  # fmt: skip
 

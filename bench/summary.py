@@ -79,6 +79,7 @@ def _pair(title: str, pair: dict[str, Any] | None, capacity: float, commands: bo
             f"{_ratio(o['goodput'], capacity)} / {_ratio(v['goodput'], capacity)}"),
         row("200/201 share", _f(o["ok_ratio"], 4), _f(v["good_ratio"], 4)),
         row("shed (503/429) share", _f(o["shed_ratio"], 4), _f(v["shed_ratio"], 4)),
+        row("of which the API's admission counted", o.get("api_shed", "-"), v.get("api_shed", "-")),
         row("client timeouts (vegeta: no answer in 10 s)", o["timeouts"], v["no_answer"]),
         row("p50 / p99 ms, all answers", f"{_f(o['p50_ms'])} / {_f(o['p99_ms'])}",
             f"{_f(v['p50_ms'])} / {_f(v['p99_ms'])}"),
@@ -95,7 +96,11 @@ def _pair(title: str, pair: dict[str, Any] | None, capacity: float, commands: bo
     others = {k: n for k, n in o["statuses"].items() if k not in ("200", "201", "503", "429")}
     errors = ", ".join(str(e) for e in v["errors"][:2]) or "-"
     lines.append(
-        row("other statuses; transport errors", f"{others or '-'}; {o['transport_errors']}", errors)
+        row(
+            "other statuses; transport errors (vegeta: its errors)",
+            f"{others or '-'}; {o['transport_errors']}",
+            errors,
+        )
     )
     cpu = "+".join(str(c) for c in o["generator_cpu_percent"])
     slip = f"{cpu}; {_f(o['schedule_slip_p99_ms'])}"
@@ -145,14 +150,15 @@ def render(out: dict[str, Any], ratios: list[tuple[str, str, float | None]]) -> 
                    False)  # fmt: skip
     lines += ["", "Fixed-rate runs (bench.openloop):", "",
               "| command API offered/s | achieved/s | 200/201 share | p50 | p95 | p99 | p99.9 ms "
-              "| errors | 202 | visible p50 / p99 ms | generator CPU % |",
+              "| errors (503 by admission) | 202 | visible p50 / p99 ms | generator CPU % |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for rate, r in out["commands"]["rates"].items():
         errors = r["errors_non_2xx"] + r["timeouts"] + r["transport_errors"]
         lines.append(
             f"| {rate} | {_f(r['achieved_rate'])} | {_f(r.get('ok_ratio'), 4)} "
             f"| {_f(r['p50_ms'])} | {_f(r['p95_ms'])} "
-            f"| {_f(r['p99_ms'])} | {_f(r['p999_ms'])} | {errors} | {r['late_202']} "
+            f"| {_f(r['p99_ms'])} | {_f(r['p999_ms'])} | {errors} ({r.get('api_shed', '-')}) "
+            f"| {r['late_202']} "
             f"| {_f(r['visible_p50_ms'])} / {_f(r['visible_p99_ms'])} "
             f"| {'+'.join(str(c) for c in r['generator_cpu_percent'])} |"
         )
