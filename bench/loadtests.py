@@ -113,6 +113,15 @@ def pair(
     return out
 
 
+def _vegeta_rung(
+    url: str, kind: str, rate: float, seconds: float, token: str, orders: int = 1
+) -> dict[str, Any]:
+    """vegeta at one rate of the ladder (``bench.stats.sustained`` reads its summary too)."""
+    run = partial(vegeta.attack, url, kind, rate=rate, seconds=seconds, token=token,
+                  orders=orders)  # fmt: skip
+    return counted(url, kind, run)
+
+
 def commands(
     command: ServiceProcess,
     query: ServiceProcess,
@@ -120,9 +129,14 @@ def commands(
     rates: list[float],
     seconds: float,
     tokens: dict[str, str],
+    *,
+    vegeta_ladder: bool = False,
 ) -> dict[str, Any]:
-    """``tokens``: a bearer token per role (the stack runs with access control on)."""
+    """``tokens``: a bearer token per role (the stack runs with access control on).
+    ``vegeta_ladder``: every rate of the ladder also with vegeta (``vegeta_rates``), right
+    after bench.openloop's run; half capacity and overload always run with both."""
     runs: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
     phases = []
     url, writer = command.url(), tokens["writer"]
 
@@ -143,6 +157,9 @@ def commands(
             result = counted(url, "place", run)
             result["drain_s"] = drain()
             runs[str(int(rate))] = result
+            if vegeta_ladder:
+                theirs[str(int(rate))] = _vegeta_rung(url, "place", rate, seconds, writer)
+                theirs[str(int(rate))]["drain_s"] = drain()
             phase(rate, "", began)
         capacity = sustained(runs)
         half_rate, over_rate = derived_rates(capacity, rates)
@@ -153,7 +170,8 @@ def commands(
         over = pair(url, "place", over_rate, seconds, writer, drain, overload=True)
         phase(over_rate, "3x", began)
     return {"rates": runs, "capacity": capacity, "basis": basis(capacity), "half": half,
-            "overload": over,
+            "overload": over, "vegeta_rates": theirs,
+            "vegeta_capacity": sustained(theirs) if theirs else None,
             "lag_over_time": lag.points, "phases": phases}  # fmt: skip
 
 
@@ -164,8 +182,12 @@ def queries(
     seconds: float,
     workers: int,
     token: str,
+    *,
+    vegeta_ladder: bool = False,
 ) -> dict[str, Any]:
+    """``vegeta_ladder``: as for ``commands``."""
     url = query.url()
+    theirs: dict[str, Any] = {}
 
     def settle() -> float:
         return wait_quiet(url, "query_api")
@@ -179,10 +201,14 @@ def queries(
         run = partial(drive, url, "get", rate=r, seconds=seconds, orders=orders, token=token)
         fixed[str(int(r))] = counted(url, "get", run)
         fixed[str(int(r))]["settle_s"] = settle()
+        if vegeta_ladder:
+            theirs[str(int(r))] = _vegeta_rung(url, "get", r, seconds, token, orders)
+            theirs[str(int(r))]["settle_s"] = settle()
     capacity = sustained(fixed)
     half_rate, over_rate = derived_rates(capacity, rates)
     half = pair(url, "get", half_rate, seconds, token, settle, orders=orders)
     over = pair(url, "get", over_rate, seconds, token, settle, overload=True, orders=orders)
     return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed,
             "capacity": capacity, "basis": basis(capacity), "half": half,
-            "overload": over}  # fmt: skip
+            "overload": over, "vegeta_fixed": theirs,
+            "vegeta_capacity": sustained(theirs) if theirs else None}  # fmt: skip

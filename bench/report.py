@@ -52,13 +52,27 @@ def _row(name: str, figure: float | None, limit: float, unit: str, higher: bool)
 
 
 def _ratio_row(
-    name: str, figure: float | None, share: float, ceiling: float | None, label: str, unit: str
+    name: str,
+    figure: float | None,
+    share: float,
+    ceiling: float | None,
+    label: str,
+    unit: str,
+    vegeta: float | None = None,
 ) -> dict[str, Any]:
-    """``figure ≥ share times ceiling``, the figure shown with its ratio to the ceiling."""
-    ratio = round(figure / ceiling, 3) if figure is not None and ceiling else None
+    """``figure ≥ share times ceiling``, the figure shown with its ratio to the ceiling;
+    ``vegeta``: the same figure taken by vegeta, when it was (judged the same way)."""
+
+    def ratio(x: float | None) -> float | None:
+        return round(x / ceiling, 3) if x is not None and ceiling else None
+
+    ours, theirs = ratio(figure), ratio(vegeta)
     return {"target": f"{name} ≥ {share:g} {TIMES} {label}", "figure": _shown(figure, unit),
-            "vegeta": "-", "ceiling": f"{_shown(ceiling, unit)} ({label})", "ratio": ratio,
-            "met": ratio is not None and ratio >= share, "vegeta_met": None}  # fmt: skip
+            "vegeta": "-" if vegeta is None else _shown(vegeta, unit),
+            "ceiling": f"{_shown(ceiling, unit)} ({label})", "ratio": ours,
+            "vegeta_ratio": theirs, "met": ours is not None and ours >= share,
+            "vegeta_met": None if vegeta is None else theirs is not None and theirs >= share,
+            }  # fmt: skip
 
 
 def _paired_row(
@@ -115,7 +129,8 @@ def _load_targets(kind: str, side: dict[str, Any], noop_max: float, share: float
     base = "capacity" if capacity else "lowest rate (none sustained)"
     single = "command" if kind == "commands" else "read"
     rows = [
-        _ratio_row(f"{kind} sustained", capacity, share, noop_max, "no-op HTTP max", "/s"),
+        _ratio_row(f"{kind} sustained", capacity, share, noop_max, "no-op HTTP max", "/s",
+                   side.get("vegeta_capacity")),
         _paired_row(f"{single} p99 at half capacity", half, ("p99_ms",), 50 if
                     kind == "commands" else 10, "ms", f"{base} / 2"),
     ]  # fmt: skip

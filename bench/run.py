@@ -2,7 +2,9 @@
 
 Starts its own Kafka, Redis and the four processes on free ports (``bench.env``),
 generates its own data, and writes ``bench/results/<timestamp>.{json,md}`` and PNG plots.
-``BENCH_QUICK=1``: fewer rates, shorter runs, a tenth of the data (about 4 minutes).
+``BENCH_QUICK=1``: fewer rates, shorter runs, a tenth of the data (about 4 minutes), and
+the fixed-rate ladders with bench.openloop only (``BENCH_VEGETA_LADDER=1``: with vegeta
+too, as in the full run).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # commands/s and 700-1,000 reads/s): capacity is the highest rate sustained.
 FULL = {"orders": 200_000, "rates": [100, 250, 500, 1000, 2000], "seconds": 12.0,
         "query_rates": [250, 500, 750, 1000, 1500, 3000], "noop_rates": [500, 1500, 3000],
-        "query_seconds": 10.0, "workers": 64,
+        "query_seconds": 10.0, "workers": 64, "vegeta_ladder": True,
         "perf_records": 1_000_000, "redis_requests": 500_000, "book_orders": 20_000}  # fmt: skip
 QUICK = {**FULL, "orders": 20_000, "rates": [100, 200, 400, 800], "seconds": 5.0,
          "query_rates": [250, 500, 1000, 2000], "noop_rates": [500], "query_seconds": 5.0,
+         "vegeta_ladder": False,
          "perf_records": 200_000,
          "redis_requests": 100_000, "book_orders": 5_000}  # fmt: skip
 
@@ -93,7 +96,13 @@ def scenarios(stack: Stack, cfg: dict[str, Any], out: dict[str, Any]) -> None:
     query = stack.services("query-api")
     mark("commands")
     out["commands"] = loadtests.commands(
-        command, query, stack.redis.url, cfg["rates"], cfg["seconds"], stack.tokens
+        command,
+        query,
+        stack.redis.url,
+        cfg["rates"],
+        cfg["seconds"],
+        stack.tokens,
+        vegeta_ladder=cfg["vegeta_ladder"],
     )
     mark("queries")
     out["queries"] = loadtests.queries(
@@ -103,6 +112,7 @@ def scenarios(stack: Stack, cfg: dict[str, Any], out: dict[str, Any]) -> None:
         cfg["query_seconds"],
         cfg["workers"],
         stack.tokens["reader"],
+        vegeta_ladder=cfg["vegeta_ladder"],
     )
     mark("end")
     pids = {"decider": out["decider"]["pid"], "projector": projector.pid,
@@ -117,7 +127,9 @@ def _interrupt(*_: object) -> None:
 
 def main() -> int:
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    cfg = QUICK if quick else FULL
+    cfg = dict(QUICK if quick else FULL)
+    if os.environ.get("BENCH_VEGETA_LADDER", "") not in ("", "0"):
+        cfg["vegeta_ladder"] = True  # the fixed-rate ladders with vegeta too, also in quick
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out: dict[str, Any] = {"timestamp": stamp, "quick": quick, "config": cfg,
                            "machine": machine.describe(), "loadavg": {}}  # fmt: skip

@@ -108,6 +108,30 @@ def _pair(title: str, pair: dict[str, Any] | None, capacity: float, commands: bo
     return lines
 
 
+def _vegeta_capacity(out: dict[str, Any]) -> str:
+    c, q = out["commands"].get("vegeta_capacity"), out["queries"].get("vegeta_capacity")
+    if c is None and q is None:
+        return " (fixed-rate ladders with bench.openloop only)"
+    return f" (with vegeta: commands {_f(c)}/s, reads {_f(q)}/s)"
+
+
+def _vegeta_ladder(api: str, runs: dict[str, Any] | None) -> list[str]:
+    """The fixed-rate ladder as vegeta saw it (full runs, or BENCH_VEGETA_LADDER=1)."""
+    if not runs:
+        return []
+    lines = ["", f"The same fixed rates with vegeta ({api}):", "",
+             "| offered/s | goodput/s | 200/201 share | p50 | p95 | p99 ms "
+             "| shed (by admission) | no answer in 10 s |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for rate, v in runs.items():
+        lines.append(
+            f"| {rate} | {_f(v['goodput'])} | {_f(v['good_ratio'], 4)} | {_f(v['p50_ms'])} "
+            f"| {_f(v['p95_ms'])} | {_f(v['p99_ms'])} | {v['shed']} ({v.get('api_shed', '-')}) "
+            f"| {v['no_answer']} |"
+        )
+    return lines
+
+
 def render(out: dict[str, Any], ratios: list[tuple[str, str, float | None]]) -> str:
     m = out["machine"]
     starts = out.get("phase_starts_s", {})
@@ -128,7 +152,9 @@ def render(out: dict[str, Any], ratios: list[tuple[str, str, float | None]]) -> 
         "",
         f"Capacity = the highest offered rate whose fixed-rate run had at least 99.9 % "
         f"200/201 answers: commands {_f(out['commands'].get('capacity'))}/s, reads "
-        f"{_f(out['queries'].get('capacity'))}/s. Half-capacity and 3{TIMES} overload runs "
+        f"{_f(out['queries'].get('capacity'))}/s"
+        + _vegeta_capacity(out)
+        + f". Half-capacity and 3{TIMES} overload runs "
         "go once with bench.openloop, then once with vegeta; each tool's figure is judged.",
         "",
         "| target | bench.openloop | vegeta | ceiling | ratio | |",
@@ -170,6 +196,7 @@ def render(out: dict[str, Any], ratios: list[tuple[str, str, float | None]]) -> 
             f"{_f(r.get('ok_ratio'), 4)}, timeouts {r['timeouts']}, p50 {_f(r['p50_ms'])} ms, "
             f"p99 {_f(r['p99_ms'])} ms, p99.9 {_f(r['p999_ms'])} ms."
         )
+    lines += _vegeta_ladder("query API", q.get("vegeta_fixed"))
     d, rp, data = out["decider"], out["replay"], out["data"]
     lines += [
         "",
