@@ -188,6 +188,7 @@ def render(out: dict[str, Any], ratios: list[tuple[str, str, float | None]]) -> 
             f"| {_f(r['visible_p50_ms'])} / {_f(r['visible_p99_ms'])} "
             f"| {'+'.join(str(c) for c in r['generator_cpu_percent'])} |"
         )
+    lines += _vegeta_ladder("command API", out["commands"].get("vegeta_rates"))
     lines += ["", f"Query API `GET /orders/{{id}}`: max {_f(q['max_rate'])}/s closed loop "
               f"({out['config']['workers']} workers, 2 generator processes)."]  # fmt: skip
     for rate, r in q["fixed"].items():
