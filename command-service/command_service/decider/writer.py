@@ -213,6 +213,9 @@ class Writer(threading.Thread):
                 offsets[partition.tp] = OffsetAndMetadata(delivery.records[-1].offset + 1, "", -1)
             if self.stopping.is_set() or any(p.revoked.is_set() for p in partitions):
                 raise Abandoned
+            # The offsets go last, not first (which would overlap their round trips with
+            # the judging): a writer stalled mid-batch whose transaction already carried
+            # them would hold the partition's next owner back until the timeout.
             self.producer.send_offsets_to_transaction(offsets, batch[-1].group)
             with metrics.COMMIT_SECONDS.time():
                 self.producer.commit_transaction()
