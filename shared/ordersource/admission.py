@@ -12,7 +12,7 @@ bottleneck: when admitted requests finish quickly, the bound is never reached wh
 event loop falls behind, requests wait unread in socket buffers and even /healthz times
 out. So admission also watches the event loop's standing lag (how late a 20 ms timer
 fires, at best, over the last 200 ms): while it is over ``max_lag_s``, new requests
-beyond a few (``MIN_ADMITTED``) are refused too, which takes the excess off the loop
+beyond ``MIN_ADMITTED`` in flight are refused too, which takes the excess off the loop
 until it is on time again.
 
 A pure ASGI middleware (no BaseHTTPMiddleware): it must cost next to nothing per request.
@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Never refused, not counted: probes and scrapes must get through a full process."""
-MIN_ADMITTED = 4
-"""Requests always admitted, however late the loop: the process keeps making progress."""
+MIN_ADMITTED = 32
+"""Requests always admitted, however late the loop: the process keeps making progress,
+and a loop that lags for another reason (the machine busy with other processes) does not
+starve a pipeline whose bottleneck is elsewhere."""
 LAG_INTERVAL_S = 0.02
 LAG_WINDOW_S = 0.2
 
@@ -45,8 +47,8 @@ class LoopLag:
     """How late the event loop runs a timer due every ``interval_s``: the work queued ahead
     of anything new. ``lag_s`` is the *standing* lag, the least lateness over the last
     ``window_s`` (as CoDel judges a queue): one late tick (a GC pause, the OS running
-    another process for a moment) does not count, a loop that stays behind does. A tick
-    that is overdue right now counts as late as it is (a loop too busy to run it)."""
+    another process for a moment, a burst of requests parsed at once) does not count, a
+    loop that stays behind does; so does a tick overdue by more than the window."""
 
     def __init__(self, interval_s: float = LAG_INTERVAL_S, window_s: float = LAG_WINDOW_S) -> None:
         self.interval_s, self.window_s = interval_s, window_s
@@ -62,7 +64,8 @@ class LoopLag:
         while self.samples and self.samples[0][0] < now - self.window_s:
             self.samples.popleft()
         standing = min((late for _, late in self.samples), default=0.0)
-        return max(standing, now - self._due)
+        overdue = now - self._due  # no tick for a whole window: as late as it is
+        return max(standing, overdue if overdue > self.window_s else 0.0)
 
     def start(self) -> None:
         if self._task is None:
