@@ -30,7 +30,7 @@ FULL = {"orders": 200_000, "rates": [100, 250, 500, 1000, 2000], "seconds": 12.0
         "query_rates": [250, 500, 750, 1000, 1500, 3000], "noop_rates": [500, 1500, 3000],
         "query_seconds": 10.0, "workers": 64, "vegeta_ladder": True,
         "perf_records": 1_000_000, "redis_requests": 500_000, "book_orders": 20_000}  # fmt: skip
-QUICK = {**FULL, "orders": 20_000, "rates": [100, 200, 400, 800], "seconds": 5.0,
+QUICK = {**FULL, "orders": 20_000, "rates": [100, 200, 300, 400, 800], "seconds": 5.0,
          "query_rates": [250, 500, 1000, 2000], "noop_rates": [500], "query_seconds": 5.0,
          "vegeta_ladder": False,
          "perf_records": 200_000,
