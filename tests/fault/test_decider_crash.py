@@ -110,6 +110,7 @@ RACERS = 4  # clients per order
 RACE_MAX_PER_CLIENT = 400  # commands; the race is stopped long before
 
 
+@pytest.mark.slow  # about two minutes: in make fault and make test-all, not make test
 def test_kill_9_decider_while_clients_race_compare_and_set(
     services: Any, settings_env: Mapping[str, str], tmp_path: Path
 ) -> None:
