@@ -92,19 +92,22 @@ def pair(
     overload: bool = False,
     orders: int = 1,
     probe_redis: str = "",
+    health_url: str = "",
 ) -> dict[str, Any]:
     """The same run with ``bench.openloop`` then with vegeta (never at the same time;
     ``settle`` between and after, returning how long it waited). An overload run uses
-    ``OVERLOAD_CONNECTIONS`` and probes ``url``'s /healthz meanwhile (``health``)."""
+    ``OVERLOAD_CONNECTIONS``; /healthz of ``health_url`` (the API's ops listener, as an
+    orchestrator probes it; default ``url``) is probed meanwhile (``health``)."""
     out: dict[str, Any] = {"rate": rate}
     connections = OVERLOAD_CONNECTIONS if overload else 0
-    with HealthProbe(url) as health:
+    health_url = health_url or url
+    with HealthProbe(health_url) as health:
         ours = partial(drive, url, kind, rate=rate, seconds=seconds, orders=orders,
                        probe_redis=probe_redis, token=token, connections=connections)  # fmt: skip
         out["openloop"] = counted(url, kind, ours)
     out["openloop"]["health"] = health.summary()
     out["openloop"]["settle_s"] = settle()
-    with HealthProbe(url) as health:
+    with HealthProbe(health_url) as health:
         theirs = partial(vegeta.attack, url, kind, rate=rate, seconds=seconds, token=token,
                          orders=orders)  # fmt: skip
         out["vegeta"] = counted(url, kind, theirs)
@@ -164,10 +167,12 @@ def commands(
         capacity = sustained(runs)
         half_rate, over_rate = derived_rates(capacity, rates)
         began = time.monotonic() - lag.t0
-        half = pair(url, "place", half_rate, seconds, writer, drain, probe_redis=redis_url)
+        half = pair(url, "place", half_rate, seconds, writer, drain, probe_redis=redis_url,
+                    health_url=command.ops_url())  # fmt: skip
         phase(half_rate, "half", began)
         began = time.monotonic() - lag.t0
-        over = pair(url, "place", over_rate, seconds, writer, drain, overload=True)
+        over = pair(url, "place", over_rate, seconds, writer, drain, overload=True,
+                    health_url=command.ops_url())  # fmt: skip
         phase(over_rate, "3x", began)
     return {"rates": runs, "capacity": capacity, "basis": basis(capacity), "half": half,
             "overload": over, "vegeta_rates": theirs,
@@ -206,8 +211,10 @@ def queries(
             theirs[str(int(r))]["settle_s"] = settle()
     capacity = sustained(fixed)
     half_rate, over_rate = derived_rates(capacity, rates)
-    half = pair(url, "get", half_rate, seconds, token, settle, orders=orders)
-    over = pair(url, "get", over_rate, seconds, token, settle, overload=True, orders=orders)
+    ops = query.ops_url()
+    half = pair(url, "get", half_rate, seconds, token, settle, orders=orders, health_url=ops)
+    over = pair(url, "get", over_rate, seconds, token, settle, overload=True, orders=orders,
+                health_url=ops)  # fmt: skip
     return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed,
             "capacity": capacity, "basis": basis(capacity), "half": half,
             "overload": over, "vegeta_fixed": theirs,

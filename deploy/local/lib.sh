@@ -41,9 +41,9 @@ ports_of() {
     kafka) echo "$kafka_port $controller_port" ;;
     redis) echo "$redis_port" ;;
     decider) echo "${ORDERS_DECIDER_PORT:-8004}" ;;
-    command-api) echo "${ORDERS_COMMAND_API_PORT:-8001}" ;;
+    command-api) echo "${ORDERS_COMMAND_API_PORT:-8001} ${ORDERS_COMMAND_API_OPS_PORT:-8011}" ;;
     projector) echo "${ORDERS_PROJECTOR_PORT:-8003}" ;;
-    query-api) echo "${ORDERS_QUERY_API_PORT:-8002}" ;;
+    query-api) echo "${ORDERS_QUERY_API_PORT:-8002} ${ORDERS_QUERY_API_OPS_PORT:-8012}" ;;
   esac
 }
 

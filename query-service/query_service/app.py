@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ordersource import codec
-from ordersource.admission import HEALTH_PATHS, Admission
+from ordersource.admission import HEALTH_PATHS, Admission, LoopLag
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
@@ -25,9 +25,10 @@ from ordersource.metrics import (
     requests_in_flight,
     requests_shed,
 )
+from ordersource.ops import api_ops
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
-from ordersource.web import require
+from ordersource.web import NO_TELEMETRY, require
 from query_service import orders, overview, problems
 from query_service.deps import StoreDep
 from query_service.store import RedisViewStore, ViewStore
@@ -53,7 +54,9 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         redis = Redis(connection_pool=pool)
         app.state.store = RedisViewStore(redis)
         try:
-            yield
+            async with api_ops(settings.query_api_host, settings.query_api_ops_port,
+                               registry, lag):  # fmt: skip
+                yield
         finally:
             await redis.aclose()
 
@@ -61,11 +64,10 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         title="Ordersource query API",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        # FastAPI's OpenTelemetry bridge: unused here (metrics are Prometheus), and while on
-        # it asks the OTel globals (os.environ) whether a provider is set on every request
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        telemetry=NO_TELEMETRY,
     )
     registry = process_registry()
+    lag = LoopLag()  # the event loop's lag: admission control and the ops /healthz
     app.add_middleware(
         Admission,
         limit=settings.query_api_max_in_flight,
@@ -74,6 +76,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         shed_counter=requests_shed(registry, "query_api"),
         in_flight_gauge=requests_in_flight(registry, "query_api"),
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
+        lag=lag,
     )
     # Added last, so outermost: the 503 Overloaded answers are measured too.
     app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))

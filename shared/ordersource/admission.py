@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,8 @@ and a loop that lags for another reason (the machine busy with other processes) 
 starve a pipeline whose bottleneck is elsewhere."""
 LAG_INTERVAL_S = 0.02
 LAG_WINDOW_S = 0.2
+STALLED_AFTER_S = 10.0
+"""An event loop that ran no timer for this long is stalled: the ops /healthz says 503."""
 
 
 class LoopLag:
@@ -55,6 +58,12 @@ class LoopLag:
         self.samples: deque[tuple[float, float]] = deque()  # (when, how late)
         self._due: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self.last_tick: float | None = None
+        """``time.monotonic()`` of the last tick (read from other threads)."""
+
+    def alive(self, stalled_after_s: float = STALLED_AFTER_S) -> bool:
+        """The loop ran a timer in the last ``stalled_after_s`` (any thread may ask)."""
+        return self.last_tick is None or time.monotonic() - self.last_tick < stalled_after_s
 
     @property
     def lag_s(self) -> float:
@@ -86,6 +95,9 @@ class LoopLag:
             await asyncio.sleep(self.interval_s)
             now = loop.time()
             self.samples.append((now, max(0.0, now - self._due)))
+            while self.samples[0][0] < now - self.window_s:
+                self.samples.popleft()  # bounded: a window's worth of ticks
+            self.last_tick = time.monotonic()
 
 
 class Admission:
@@ -95,7 +107,8 @@ class Admission:
     A request stops counting when the app returns, raises, or the client goes away.
     ``note`` is appended to the 503's detail (e.g. what a refusal means for a command).
     ``max_lag_s``: also refuse (beyond ``MIN_ADMITTED`` in flight) while the event loop
-    runs later than this; None: the in-flight bound only.
+    runs later than this (measured by ``lag``, which the app may share with its ops
+    listener's liveness check); None: the in-flight bound only.
     """
 
     def __init__(
@@ -108,6 +121,7 @@ class Admission:
         in_flight_gauge: Gauge,
         note: str = "",
         max_lag_s: float | None = None,
+        lag: LoopLag | None = None,
     ) -> None:
         if limit < 1 or retry_after_s < 1:
             raise ValueError("limit and retry_after_s must be at least 1")
@@ -118,7 +132,7 @@ class Admission:
         self.in_flight_gauge = in_flight_gauge
         self.in_flight = 0
         self.max_lag_s = max_lag_s
-        self.lag = LoopLag()
+        self.lag = lag or LoopLag()
         detail = f"too many requests in flight; retry after {retry_after_s} s"
         # Built once: a refusal only sends these bytes (its headers copied per answer).
         self._refusal = problem_response(

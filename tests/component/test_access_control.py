@@ -115,6 +115,7 @@ def test_services_use_a_redis_acl_user(services: Any, settings_env: Mapping[str,
                 **acl,
                 "ORDERS_REDIS_PASSWORD": "wrong",
                 "ORDERS_QUERY_API_PORT": str(free_port()),
+                "ORDERS_QUERY_API_OPS_PORT": str(free_port()),
             },
             wait=False,
         )

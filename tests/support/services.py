@@ -32,6 +32,12 @@ SERVICE_PORT_VARS = {
 }
 
 
+OPS_PORT_VARS = {
+    "command-api": "ORDERS_COMMAND_API_OPS_PORT",
+    "query-api": "ORDERS_QUERY_API_OPS_PORT",
+}
+
+
 class ServiceProcess:
     """One project process (``python -m <module>``) with its own environment and log."""
 
@@ -69,6 +75,11 @@ class ServiceProcess:
 
     def url(self, path: str = "") -> str:
         port = self.env[SERVICE_PORT_VARS[self.name]]
+        return f"http://127.0.0.1:{port}{path}"
+
+    def ops_url(self, path: str = "") -> str:
+        """The API's ops listener (``/healthz``, ``/metrics`` served by a thread)."""
+        port = self.env[OPS_PORT_VARS[self.name]]
         return f"http://127.0.0.1:{port}{path}"
 
     def wait_http_ok(self, url: str, timeout: float = 60.0) -> None:
@@ -169,7 +180,7 @@ def isolated_settings(
         f"{prefix}.orders.events",
         f"{prefix}.orders.events.dlq",
     )
-    command_port, query_port, projector_port, decider_port = free_ports(4)
+    command_port, query_port, projector_port, decider_port, command_ops, query_ops = free_ports(6)
     redis_server.flushall()
     common = dict(topic_configs or {})
     kafka.create_topics(
@@ -196,5 +207,7 @@ def isolated_settings(
         "ORDERS_QUERY_API_PORT": str(query_port),
         "ORDERS_PROJECTOR_PORT": str(projector_port),
         "ORDERS_DECIDER_PORT": str(decider_port),
+        "ORDERS_COMMAND_API_OPS_PORT": str(command_ops),
+        "ORDERS_QUERY_API_OPS_PORT": str(query_ops),
         "ORDERS_STATE_DIR": str(state_dir),
     }

@@ -13,11 +13,11 @@ from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka.errors import KafkaTimeoutError
 
 from command_service import answers
 from command_service.api.app import create_app
 from command_service.api.gateway import CommandGateway
+from command_service.api.ports import LogRefused
 from command_service.api.schemas import CommandStatus, OrderAccepted, PendingCommand, Rejection
 from command_service.decider.book import PartitionBook
 from command_service.verdicts import Verdict
@@ -47,7 +47,7 @@ class InstantDecider:
 
     async def send(self, command: Command) -> None:
         if self.down:
-            raise KafkaTimeoutError("no broker")
+            raise LogRefused("no broker")
         if self.hold:
             self.held.append(command)
             return

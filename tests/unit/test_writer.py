@@ -326,3 +326,35 @@ def test_the_thread_decides_what_its_inbox_receives_until_stopped() -> None:
     assert writer.opened.is_set()
     assert [v.body["order_id"] for v in outbox.published()] == ["o1"]
     assert clients.producers[0].closed
+
+
+def test_a_fence_kafka_python_reports_as_a_plain_kafka_error_stops_the_writer() -> None:
+    from kafka.errors import KafkaError
+
+    clients = FakeWriterClients()
+    writer, [p0], outbox = opened(clients)
+    # What kafka-python 3.0.12 raises once a background request met the fence.
+    clients.producers[0].fenced = KafkaError(
+        "Cannot execute transactional method because we are in an error state: ProducerFencedError"
+    )
+    with pytest.raises(ProducerFencedError):
+        writer.decide([delivery(p0, *command_records([place("o1")]))])
+    assert len(clients.producers) == 1  # no new producer: it would fence the other one back
+    assert p0.book.orders == {}
+    assert p0.needs_seek.is_set()
+    assert outbox.published() == []
+
+
+def test_a_bug_mid_batch_leaves_no_tentative_state_in_the_books() -> None:
+    clients = FakeWriterClients()
+    writer, [p0], _ = opened(clients)
+
+    def broken() -> None:
+        raise TypeError("a bug")
+
+    clients.producers[0].on_send = broken
+    with pytest.raises(TypeError):
+        writer.decide([delivery(p0, *command_records([place("o1")]))])
+    assert p0.book.orders == {}
+    assert p0.needs_seek.is_set()
+    assert not writer.in_transaction

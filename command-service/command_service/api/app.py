@@ -21,7 +21,7 @@ from command_service.api.limits import BodyGuard
 from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
-from ordersource.admission import HEALTH_PATHS, Admission
+from ordersource.admission import HEALTH_PATHS, Admission, LoopLag
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
@@ -31,6 +31,7 @@ from ordersource.metrics import (
     requests_in_flight,
     requests_shed,
 )
+from ordersource.ops import api_ops
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
 from ordersource.web import NO_TELEMETRY, install_problem_handlers, require
@@ -54,7 +55,9 @@ def create_app(settings: Settings) -> FastAPI:
         await asyncio.gather(commands.start(), waiter.start())
         app.state.gateway = CommandGateway(settings, client, commands, waiter)
         try:
-            yield
+            async with api_ops(settings.command_api_host, settings.command_api_ops_port,
+                               registry, lag):  # fmt: skip
+                yield
         finally:
             await waiter.stop()
             await commands.close()
@@ -70,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The last added is the outermost: RequestMetrics, then Admission, then BodyGuard.
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     registry = process_registry()
+    lag = LoopLag()  # the event loop's lag: admission control and the ops /healthz
     # Sheds before anything else runs (a refusal must be cheap); measured all the same.
     app.add_middleware(
         Admission,
@@ -79,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         shed_counter=requests_shed(registry, "command_api"),
         in_flight_gauge=requests_in_flight(registry, "command_api"),
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
+        lag=lag,
         note="The command was not taken (never sent to the event log): a retry with the "
         "same Idempotency-Key is safe.",
     )

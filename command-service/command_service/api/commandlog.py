@@ -66,8 +66,8 @@ class CommandLog:
             producer = self._new_producer()
             try:
                 await producer.start()
-            except (KafkaError, OSError) as exc:
-                log.warning("cannot reach the event log yet (%s); retrying", exc)
+            except Exception as exc:  # whatever it is, keep trying: never give up silently
+                log.warning("cannot reach the event log yet (%r); retrying", exc)
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 await asyncio.sleep(delay)
@@ -98,6 +98,7 @@ class CommandLog:
         try:
             async with asyncio.timeout(self.timeout_s):
                 delivery = await self.producer.send(self.topic, value, key=key)
+                delivery.add_done_callback(_retrieve)  # a late failure is not "unretrieved"
                 await asyncio.shield(delivery)  # a timeout must not cancel aiokafka's
         except (KafkaError, TimeoutError) as exc:
             raise LogRefused(repr(exc)) from exc
@@ -110,3 +111,8 @@ class CommandLog:
         if self.producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.producer.stop(), 5)
+
+
+def _retrieve(delivery: asyncio.Future[object]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()

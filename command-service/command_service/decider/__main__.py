@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from command_service.decider.clients import DeciderClients
-from command_service.decider.health import serve_ops
 from command_service.decider.loop import Decider
+from command_service.decider.metrics import REGISTRY
+from ordersource.ops import serve_ops
 from ordersource.runtime import configure_logging, on_termination
 from ordersource.settings import Settings
 
@@ -16,7 +17,9 @@ def main() -> None:
     configure_logging(settings.log_level, "decider")
     decider = Decider(settings, DeciderClients(settings))
     on_termination(decider.stop)
-    server = serve_ops(settings.decider_host, settings.decider_port, decider.readiness)
+    server = serve_ops(
+        settings.decider_host, settings.decider_port, REGISTRY, readiness=decider.readiness
+    )
     try:
         decider.run()
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -37,6 +38,8 @@ BACKLOG = 50
 """Deliveries queued for the writer before the consumer pauses (back-pressure)."""
 REVOKE_WAIT_S = 5.0
 """How long a revocation waits for a transaction in flight (it is fenced after)."""
+FENCED_BACKOFF_S = 30.0
+"""After another producer fenced ours, how long before the decider takes the id back."""
 SEEK_TIMEOUT_MS = 1000
 """One attempt to read a partition's stable committed offset: an unstable one (a stale
 owner's transaction still open) or an absent coordinator is tried again next round."""
@@ -128,6 +131,10 @@ class Decider:
         stuck_after = self.settings.decider_transaction_timeout_ms / 1000
         writer = self.writer
         dead = not writer.is_alive() and not writer.stopping.is_set()
+        if dead and writer.fenced_at is not None:
+            # Another live decider has our transactional.id: fencing it right back would
+            # only start a ping-pong. Wait, then take the id back (not ready meanwhile).
+            dead = time.monotonic() - writer.fenced_at > FENCED_BACKOFF_S
         if dead or writer.stuck(stuck_after):
             log.warning("the writer %s; starting a new one", "died" if dead else "is stuck")
             self._replace_writer()
@@ -135,7 +142,10 @@ class Decider:
         paused = self.consumer.paused()
         for partition in list(self.partitions.values()):
             tp = partition.tp
-            if partition.needs_seek.is_set():
+            # Only once the writer's producer has fenced its predecessor (after a
+            # replacement: the old writer's transaction is aborted or finished), so the
+            # stable offset and the catch-up see everything it may have committed.
+            if partition.needs_seek.is_set() and self.writer.opened.is_set():
                 partition.epoch += 1  # deliveries fetched before the seek are dropped
                 try:
                     self._seek_committed(tp)
@@ -156,6 +166,7 @@ class Decider:
         book: the old writer may still hold the old books."""
         self.writer.stopping.set()
         self.retired.append(self.writer)
+        self.books.clear()  # kept books may date from before the old writer's last batch
         for number, old in list(self.partitions.items()):
             old.revoked.set()
             self.partitions[number] = fresh = OwnedPartition(old.tp, self._new_book(number))

@@ -94,6 +94,7 @@ class Writer(threading.Thread):
         self.batch: frozenset[int] = frozenset()  # partitions in the current transaction
         self.idle = threading.Condition()  # notified after every transaction
         self.producer: TransactionalProducer | None = None  # made in run(): it blocks
+        self.fenced_at: float | None = None  # time.monotonic() when it was fenced
 
     @property
     def backlog(self) -> int:
@@ -111,8 +112,15 @@ class Writer(threading.Thread):
                 if batch:
                     self.decide(batch)
         except ProducerFencedError:
-            log.warning("writer fenced by a newer one with the same transactional.id")
+            self.fenced_at = time.monotonic()
             self.refused += 1
+            if self.stopping.is_set():
+                log.info("retired writer fenced by its replacement")
+            else:
+                log.error(
+                    "writer fenced by another producer with the same transactional.id: is "
+                    "another live decider using this ORDERS_DECIDER_INSTANCE_ID?"
+                )
         except Exception:
             log.exception("writer failed")
         finally:
@@ -224,12 +232,17 @@ class Writer(threading.Thread):
                 if sent is not None:
                     # Our own events are in the book already; catch-ups start after them.
                     partition.book.next_offset = sent.get().offset + 1
-        except ProducerFencedError:
-            self._forget(partitions)  # nothing of this batch is committed
-            raise
         except (KafkaError, Abandoned) as exc:
+            if fenced(exc):
+                self._forget(partitions)  # nothing of this batch is committed
+                raise ProducerFencedError() from exc
             self._roll_back(partitions, exc)
             return
+        except BaseException:
+            # Not the broker (a bug, or the thread is ending): nothing of this batch is
+            # committed, and no book may keep its tentative state.
+            self._forget(partitions)
+            raise
         finally:
             with self.idle:
                 self.in_transaction = False
@@ -285,6 +298,8 @@ class Writer(threading.Thread):
         try:
             self.producer.abort_transaction()
         except KafkaError as exc:
+            if fenced(exc):
+                raise ProducerFencedError() from exc
             # A producer that cannot even abort is in a fatal state: make a new one (its
             # init_transactions aborts whatever this one left open).
             log.warning("abort failed (%s); opening a new producer", exc)
@@ -302,3 +317,15 @@ class Writer(threading.Thread):
             for partition in self.owned():
                 if partition.caught_up.is_set():
                     self.outbox.announce(partition.recent_verdicts(), only_missing=True)
+
+
+def fenced(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the producer is fenced. kafka-python
+    3.0.12 raises ``ProducerFencedError`` only from the call that met it; once a
+    background request met it, every later call raises a plain ``KafkaError`` naming it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ProducerFencedError) or "ProducerFenced" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
