@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Never refused, not counted: probes and scrapes must get through a full process."""
-MIN_ADMITTED = 32
+MIN_ADMITTED = 64
 """Requests always admitted, however late the loop: the process keeps making progress,
 and a loop that lags for another reason (the machine busy with other processes) does not
 starve a pipeline whose bottleneck is elsewhere."""
