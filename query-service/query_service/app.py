@@ -14,16 +14,11 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from ordersource import codec
-from ordersource.admission import HEALTH_PATHS, Admission, LoopLag
+from ordersource import admission, codec
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
-    RequestMetrics,
     process_registry,
-    request_seconds,
-    requests_in_flight,
-    requests_shed,
 )
 from ordersource.ops import api_ops
 from ordersource.readiness import readiness
@@ -67,19 +62,14 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         telemetry=NO_TELEMETRY,
     )
     registry = process_registry()
-    lag = LoopLag()  # the event loop's lag: admission control and the ops /healthz
-    app.add_middleware(
-        Admission,
+    lag = admission.install(
+        app,
+        registry,
+        "query_api",
         limit=settings.query_api_max_in_flight,
         retry_after_s=settings.overload_retry_after_s,
-        exempt=HEALTH_PATHS,
-        shed_counter=requests_shed(registry, "query_api"),
-        in_flight_gauge=requests_in_flight(registry, "query_api"),
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
-        lag=lag,
     )
-    # Added last, so outermost: the 503 Overloaded answers are measured too.
-    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "query_api"))
     problems.install(app)
     readers = Depends(require(TokenRegistry(settings.auth_tokens), Role.READER))
     app.include_router(orders.router, dependencies=[readers])

@@ -28,10 +28,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from ordersource.metrics import RequestMetrics, request_seconds, requests_in_flight, requests_shed
 from ordersource.web import problem_response
 
 if TYPE_CHECKING:
-    from prometheus_client import Counter, Gauge
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry, Counter, Gauge
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -187,3 +189,33 @@ class Admission:
             return message
 
         return watched
+
+
+def install(
+    app: FastAPI,
+    registry: CollectorRegistry,
+    service: str,
+    *,
+    limit: int,
+    retry_after_s: int,
+    max_lag_s: float,
+    note: str = "",
+) -> LoopLag:
+    """Admission control for an API (``service``: its metrics name), outside everything
+    added before and inside ``RequestMetrics`` (added here last, so outermost: the 503
+    Overloaded answers are measured too). Returns the loop's lag monitor, for the ops
+    listener's liveness check (``ordersource.ops.api_ops``)."""
+    lag = LoopLag()
+    app.add_middleware(
+        Admission,
+        limit=limit,
+        retry_after_s=retry_after_s,
+        exempt=HEALTH_PATHS,
+        shed_counter=requests_shed(registry, service),
+        in_flight_gauge=requests_in_flight(registry, service),
+        max_lag_s=max_lag_s,
+        lag=lag,
+        note=note,
+    )
+    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, service))
+    return lag

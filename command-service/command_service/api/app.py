@@ -21,15 +21,11 @@ from command_service.api.limits import BodyGuard
 from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
-from ordersource.admission import HEALTH_PATHS, Admission, LoopLag
+from ordersource import admission
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
-    RequestMetrics,
     process_registry,
-    request_seconds,
-    requests_in_flight,
-    requests_shed,
 )
 from ordersource.ops import api_ops
 from ordersource.readiness import readiness
@@ -73,22 +69,17 @@ def create_app(settings: Settings) -> FastAPI:
     # The last added is the outermost: RequestMetrics, then Admission, then BodyGuard.
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     registry = process_registry()
-    lag = LoopLag()  # the event loop's lag: admission control and the ops /healthz
     # Sheds before anything else runs (a refusal must be cheap); measured all the same.
-    app.add_middleware(
-        Admission,
+    lag = admission.install(
+        app,
+        registry,
+        "command_api",
         limit=settings.command_api_max_in_flight,
         retry_after_s=settings.overload_retry_after_s,
-        exempt=HEALTH_PATHS,
-        shed_counter=requests_shed(registry, "command_api"),
-        in_flight_gauge=requests_in_flight(registry, "command_api"),
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
-        lag=lag,
         note="The command was not taken (never sent to the event log): a retry with the "
         "same Idempotency-Key is safe.",
     )
-    # Outermost: 413/415/431 and the 503 Overloaded answers are measured too.
-    app.add_middleware(RequestMetrics, seconds=request_seconds(registry, "command_api"))
     install_problem_handlers(app)
     writers = require(TokenRegistry(settings.auth_tokens), Role.WRITER)
     app.include_router(router, dependencies=[Depends(writers)])
