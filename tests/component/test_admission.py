@@ -1,7 +1,8 @@
 """Admission control in the real command API process: with room for one request in flight,
 a request held open (its body never sent) fills it; the next is refused at once with 503
 Overloaded, health still answers, and once the held one goes away a retry with the same
-Idempotency-Key places the order (the refused command was never taken)."""
+Idempotency-Key places the order (the refused command was never taken). The ops port
+answers /healthz and /metrics meanwhile."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ def test_the_command_api_sheds_over_its_limit(services: Any) -> None:
         assert "not taken" in refused.json()["detail"]
         for path in ("/healthz", "/readyz"):
             assert httpx.get(f"{base}{path}", timeout=5).status_code == 200
+
+        # The ops listener (a thread, its own port) answers too, from the same registry.
+        assert httpx.get(api.ops_url("/healthz"), timeout=5).json() == {"status": "ok"}
+        ops_scraped = httpx.get(api.ops_url("/metrics"), timeout=5).text
+        assert sample(ops_scraped, "orders_command_api_requests_in_flight") == 1
+        assert httpx.get(api.ops_url("/readyz"), timeout=5).status_code == 404  # main port's
 
         scraped = httpx.get(f"{base}/metrics", timeout=5).text
         assert sample(scraped, "orders_command_api_requests_shed_total") == 1

@@ -18,6 +18,7 @@ from command_service.api.app import create_app as command_app
 from command_service.api.limits import BodyGuard
 from ordersource.admission import HEALTH_PATHS, MIN_ADMITTED, Admission, LoopLag
 from ordersource.metrics import RequestMetrics, requests_in_flight, requests_shed
+from ordersource.ops import serve_ops
 from ordersource.settings import Settings
 from query_service.app import create_app as query_app
 from query_service.memory import InMemoryViewStore
@@ -263,3 +264,19 @@ def test_the_loop_lag_monitor_sees_a_standing_lag_and_not_a_blip() -> None:
         await lag.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_ops_healthz_says_stalled_once_the_loop_runs_no_timer() -> None:
+    lag = LoopLag()
+    assert lag.alive()  # not started yet: nothing to judge
+    lag.last_tick = time.monotonic() - 60  # the loop's last timer, a minute ago
+    server = serve_ops("127.0.0.1", 0, CollectorRegistry(), alive=lag.alive)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 503
+        lag.last_tick = time.monotonic()
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 404  # no readiness
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,7 +9,10 @@ from types import SimpleNamespace
 
 from kafka import TopicPartition
 
+from command_service.decider.book import PartitionBook
 from command_service.decider.loop import Decider, _Listener
+from command_service.decider.partition import OwnedPartition
+from ordersource.settings import Settings
 
 
 class Owned(SimpleNamespace):
@@ -50,3 +53,39 @@ def test_the_poll_loop_applies_queued_changes_in_their_order() -> None:
     Decider._rebalance(decider)  # type: ignore[arg-type]
     assert seen == [("revoked", [1]), ("assigned", [1, 2])]
     assert decider.rebalances.empty()
+
+
+def test_partitions_are_reseeked_only_once_the_writer_has_fenced_its_predecessor() -> None:
+    opened = threading.Event()
+    writer = SimpleNamespace(
+        is_alive=lambda: True,
+        stopping=threading.Event(),
+        fenced_at=None,
+        stuck=lambda limit: False,
+        backlog=0,
+        opened=opened,
+    )
+    partition = OwnedPartition(TopicPartition("t", 0), PartitionBook(0))
+    partition.needs_seek.set()
+    seeks: list[int] = []
+    paused: set[TopicPartition] = set()
+    decider = SimpleNamespace(
+        settings=Settings(),
+        writer=writer,
+        partitions={0: partition},
+        consumer=SimpleNamespace(paused=lambda: paused, pause=paused.add, resume=paused.discard),
+        _seek_committed=lambda tp: seeks.append(tp.partition),
+        clients=None,
+        courier=None,
+    )
+    partition.start_catch_up = lambda *args: None  # type: ignore[method-assign]
+
+    Decider._tend(decider)  # type: ignore[arg-type]
+    assert seeks == []  # the new producer has not fenced the old one yet
+    assert partition.needs_seek.is_set()
+    assert TopicPartition("t", 0) in paused  # not caught up: held
+    opened.set()
+    Decider._tend(decider)  # type: ignore[arg-type]
+    assert seeks == [0]
+    assert not partition.needs_seek.is_set()
+    assert partition.epoch == 1
