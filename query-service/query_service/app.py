@@ -26,10 +26,15 @@ from ordersource.settings import Settings
 from ordersource.web import NO_TELEMETRY, require
 from query_service import orders, overview, problems
 from query_service.deps import StoreDep
+from query_service.fastlane import FastReads
 from query_service.store import RedisViewStore, ViewStore
 
 
-def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: ViewStore | None = None, fast_lane: bool = True
+) -> FastAPI:
+    """``fast_lane=False``: every request through FastAPI's router (tests compare the two)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if store is not None:
@@ -62,6 +67,9 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         telemetry=NO_TELEMETRY,
     )
     registry = process_registry()
+    tokens = TokenRegistry(settings.auth_tokens)
+    if fast_lane:  # added first: innermost, inside the admission control and the metrics
+        app.add_middleware(FastReads, tokens=tokens)
     lag = admission.install(
         app,
         registry,
@@ -71,7 +79,7 @@ def create_app(settings: Settings, *, store: ViewStore | None = None) -> FastAPI
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
     )
     problems.install(app)
-    readers = Depends(require(TokenRegistry(settings.auth_tokens), Role.READER))
+    readers = Depends(require(tokens, Role.READER))
     app.include_router(orders.router, dependencies=[readers])
     app.include_router(overview.router, dependencies=[readers])
 

@@ -133,7 +133,7 @@ async def get_order(
     if min_version is not None and (view is None or view["version"] < min_version):
         store, raw, view = await _wait_for(store, order_id, min_version, min(wait_ms, MAX_WAIT_MS))
     if raw is None or view is None:
-        raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
+        raise unknown_order(order_id)
     if at_version is not None or moment is not None:
         try:
             past = await view_at(store, order_id, view["version"], at_version, moment)
@@ -154,8 +154,8 @@ async def get_order(
                 order_id=order_id,
                 current_version=view["version"],
             )
-        return _view_response(codec.dumps(past), past["version"], "historical", None)
-    return _view_response(raw, view["version"], "current", if_none_match)
+        return view_response(codec.dumps(past), past["version"], "historical", None)
+    return view_response(raw, view["version"], "current", if_none_match)
 
 
 async def _wait_for(
@@ -203,8 +203,13 @@ def _parse_as_of(text: str | None) -> datetime | None:
     return moment
 
 
-def _view_response(body: bytes, version: int, status: str, if_none_match: str | None) -> Response:
-    """``body``: the view's JSON as stored (sent as is: parsed once, for the version, and
+def unknown_order(order_id: str) -> Problem:
+    return Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
+
+
+def view_response(body: bytes, version: int, status: str, if_none_match: str | None) -> Response:
+    """The answer with an order's view (also the fast lane's, ``query_service.fastlane``).
+    ``body``: the view's JSON as stored (sent as is: parsed once, for the version, and
     never serialised again), or the time-travel fold's."""
     etag = f'"{version}"'
     headers = {"ETag": etag, "X-View-Status": status}
@@ -328,7 +333,7 @@ async def order_history(
         raise Problem(422, "Invalid request", str(exc)) from None
     latest, events = await store.history(order_id, after + 1, limit)
     if not latest:
-        raise Problem(404, "Not Found", f"order {order_id} does not exist", order_id=order_id)
+        raise unknown_order(order_id)
     last = after + len(events)
     more = bool(events) and last < latest
     head = {

@@ -15,13 +15,18 @@ Problem = ProblemError
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def unavailable() -> JSONResponse:
+    """The answer while Redis does not answer (``UNAVAILABLE``)."""
+    return problem_response(
+        503, "Views unavailable", "the view store does not answer", {"Retry-After": "1"}
+    )
+
+
 def install(app: FastAPI) -> None:
     install_problem_handlers(app)
 
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-        return problem_response(
-            503, "Views unavailable", "the view store does not answer", {"Retry-After": "1"}
-        )
+        return unavailable()
 
     # Handlers for these classes (not ``Exception``) run inside the app: a 503, not an error.
     for kind in UNAVAILABLE:

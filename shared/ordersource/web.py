@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -145,20 +146,40 @@ def require(tokens: TokenRegistry, needed: Role) -> Authorize:
         return ANONYMOUS
 
     async def check(request: Request, credentials: BearerCredentials) -> Principal:
-        found = tokens.identify(credentials.credentials.strip()) if credentials else None
-        if found is None:
-            raise ProblemError(
-                401,
-                "Unauthorized",
-                "send a valid bearer token: Authorization: Bearer <token>",
-                {"WWW-Authenticate": 'Bearer realm="ordersource"'},
-            )
-        if not tokens.allows(found.role, needed):
-            raise ProblemError(403, "Forbidden", f"this needs the {needed.value} role")
+        found = authorize(tokens, needed, credentials.credentials if credentials else None)
         request.state.principal = found
         return found
 
     return check if tokens.enabled else open_api
+
+
+def bearer_credentials(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, parsed as FastAPI's
+    ``HTTPBearer`` does (None: no header, another scheme, or no token)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
+def authorize(tokens: TokenRegistry, needed: Role, credentials: str | None) -> Principal:
+    """Whose bearer token ``credentials`` is, if it may do what ``needed`` allows: else a
+    401 (no known token) or 403 (not that role) ``ProblemError``. An open API (no tokens
+    configured) lets everyone in as ``ANONYMOUS``. The one check behind ``require`` and
+    the query API's fast lane (``query_service.fastlane``)."""
+    if not tokens.enabled:
+        return ANONYMOUS
+    found = tokens.identify(credentials.strip()) if credentials else None
+    if found is None:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "send a valid bearer token: Authorization: Bearer <token>",
+            {"WWW-Authenticate": 'Bearer realm="ordersource"'},
+        )
+    if not tokens.allows(found.role, needed):
+        raise ProblemError(403, "Forbidden", f"this needs the {needed.value} role")
+    return found
 
 
 async def principal(request: Request) -> Principal:
