@@ -26,6 +26,8 @@ from bench.stats import sustained
 from tests.support.services import ServiceProcess
 
 DRAIN_S = 60.0
+WARMUP_RATE = {"place": 100.0, "get": 500.0}
+"""Requests per second of the warm-up before each API's ladder: well below capacity."""
 OVERLOAD = 3.0
 """The overload runs offer this many times the capacity."""
 OVERLOAD_CONNECTIONS = 2048
@@ -134,10 +136,12 @@ def commands(
     tokens: dict[str, str],
     *,
     vegeta_ladder: bool = False,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
     """``tokens``: a bearer token per role (the stack runs with access control on).
     ``vegeta_ladder``: every rate of the ladder also with vegeta (``vegeta_rates``), right
-    after bench.openloop's run; half capacity and overload always run with both."""
+    after bench.openloop's run; half capacity and overload always run with both.
+    ``warmup_s``: commands at ``WARMUP_RATE`` first, not counted (``warmup``)."""
     runs: dict[str, Any] = {}
     theirs: dict[str, Any] = {}
     phases = []
@@ -147,6 +151,7 @@ def commands(
         """Until the command API is quiet and the projection has caught up."""
         return wait_quiet(url, "command_api") + _drain(query, tokens["reader"])
 
+    warm = warmup(url, "place", warmup_s, writer, drain)
     with Sampler(lambda: projection_lag(query, tokens["reader"]), 0.5) as lag:
 
         def phase(rate: float, label: str, began: float) -> None:
@@ -177,7 +182,7 @@ def commands(
     return {"rates": runs, "capacity": capacity, "basis": basis(capacity), "half": half,
             "overload": over, "vegeta_rates": theirs,
             "vegeta_capacity": sustained(theirs) if theirs else None,
-            "lag_over_time": lag.points, "phases": phases}  # fmt: skip
+            "lag_over_time": lag.points, "phases": phases, "warmup": warm}  # fmt: skip
 
 
 def queries(
@@ -189,14 +194,16 @@ def queries(
     token: str,
     *,
     vegeta_ladder: bool = False,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
-    """``vegeta_ladder``: as for ``commands``."""
+    """``vegeta_ladder``, ``warmup_s``: as for ``commands``."""
     url = query.url()
     theirs: dict[str, Any] = {}
 
     def settle() -> float:
         return wait_quiet(url, "query_api")
 
+    warm = warmup(url, "get", warmup_s, token, settle, orders=orders)
     closed = drive(
         url, "get", seconds=seconds, concurrency=workers, procs=2, orders=orders, token=token
     )
@@ -218,4 +225,19 @@ def queries(
     return {"closed_loop": closed, "max_rate": closed["achieved_rate"], "fixed": fixed,
             "capacity": capacity, "basis": basis(capacity), "half": half,
             "overload": over, "vegeta_fixed": theirs,
-            "vegeta_capacity": sustained(theirs) if theirs else None}  # fmt: skip
+            "vegeta_capacity": sustained(theirs) if theirs else None, "warmup": warm}  # fmt: skip
+
+
+def warmup(
+    url: str, kind: str, seconds: float, token: str, settle: Callable[[], float], orders: int = 1
+) -> dict[str, Any] | None:
+    """Load that is not measured, before the first measured run: the broker's JVM compiles
+    its produce and transaction paths with C2 only once they are hot (a profile of a cold
+    broker at 200 commands/s: its C2 compiler thread took 20-40 % of a core for the first
+    minute), and the Python processes fill their caches. None when ``seconds`` is 0."""
+    if seconds <= 0:
+        return None
+    result = drive(url, kind, rate=WARMUP_RATE[kind], seconds=seconds, orders=orders,
+                   token=token)  # fmt: skip
+    summary = {k: result.get(k) for k in ("offered_rate", "goodput", "ok_ratio", "p99_ms")}
+    return {**summary, "seconds": seconds, "settle_s": settle()}
