@@ -28,7 +28,7 @@ help:
 	@echo "make test-all     like make test, plus the slow tests (every fault test included)"
 	@echo "make fault        every fault-injection test; table in bench/results/faults-<time>.md"
 	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
-	@echo "                  (own Kafka/Redis/services on free ports; BENCH_QUICK=1: ~4 min)"
+	@echo "                  (own Kafka/Redis/services on free ports; ~16 min; BENCH_QUICK=1: ~5 min)"
 	@echo "make docs         regenerate docs/ reference pages (configuration, API, metrics) from the code"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
 

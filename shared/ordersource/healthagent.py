@@ -18,7 +18,8 @@ It is still a liveness check of the API, not of itself:
   (a thread on the loopback port ``--metrics-port``) and relayed; 503 if the API does
   not answer in time.
 - When the API process dies, even by SIGKILL, the pipe's write end closes: the agent
-  sees end-of-file and exits at once, freeing the port for the API's restart.
+  sees end-of-file and exits at once, freeing the port for the API's restart. That is
+  the only way it stops (SIGINT and SIGTERM are ignored; SIGKILL still works).
 
 The listening socket is bound by the API (so a port in use fails the API's start-up, as
 before) and handed over as an inherited file descriptor.
@@ -122,7 +123,11 @@ def main() -> None:
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--stalled-after", type=float, required=True)
     args = parser.parse_args()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of `make run`'s group: the API's
+    # A signal to the whole process group (Ctrl-C, a supervisor's SIGTERM) is the API's to
+    # act on: the agent goes when the API closes the heartbeat, so it never dies before
+    # the API and is never started again during the API's shutdown.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     listening = socket.socket(fileno=args.listen_fd)
     heartbeat = Heartbeat(args.heartbeat_fd)
     server = make_server(listening, heartbeat, args.metrics_port, args.stalled_after)
