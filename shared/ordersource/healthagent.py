@@ -40,6 +40,21 @@ NOT_FOUND = b'{"status":404,"title":"Not Found"}'
 METRICS_TIMEOUT_S = 5.0
 
 
+class ProbeHandler(BaseHTTPRequestHandler):
+    """The ops listeners' handler base (the agent's and ``ordersource.ops.serve_ops``):
+    each reply whole in one ``answer``, and no access log (probes would drown it)."""
+
+    def answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 class Heartbeat:
     """When the API last wrote to the pipe; ``gone`` once its write end closed."""
 
@@ -82,32 +97,22 @@ def scrape(port: int) -> tuple[bytes, str]:
 def make_server(
     listening: socket.socket, heartbeat: Heartbeat, metrics_port: int, stalled_after_s: float
 ) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(ProbeHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 if heartbeat.age() < stalled_after_s:
-                    self._send(200, b'{"status":"ok"}', "application/json")
+                    self.answer(200, b'{"status":"ok"}', "application/json")
                 else:
-                    self._send(503, b'{"status":"stalled"}', "application/json")
+                    self.answer(503, b'{"status":"stalled"}', "application/json")
             elif self.path == "/metrics":
                 try:
                     body, kind = scrape(metrics_port)
                 except (OSError, http.client.HTTPException):
-                    self._send(503, b'{"status":"metrics unavailable"}', "application/json")
+                    self.answer(503, b'{"status":"metrics unavailable"}', "application/json")
                     return
-                self._send(200, body, kind)
+                self.answer(200, body, kind)
             else:
-                self._send(404, NOT_FOUND, "application/problem+json")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # probes would drown the log
+                self.answer(404, NOT_FOUND, "application/problem+json")
 
     server = ThreadingHTTPServer(listening.getsockname()[:2], Handler, bind_and_activate=False)
     server.socket.close()

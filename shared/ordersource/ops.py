@@ -24,15 +24,15 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ordersource import codec
 from ordersource.admission import STALLED_AFTER_S, LoopLag
+from ordersource.healthagent import NOT_FOUND, ProbeHandler
 from ordersource.readiness import Readiness
 
-NOT_FOUND = b'{"status":404,"title":"Not Found"}'
 HEARTBEAT_S = 0.1
 """How often an API's event loop tells its ops agent it is running."""
 REVIVE_BACKOFF_S = 1.0
@@ -53,30 +53,20 @@ def serve_ops(
     where its checks run). ``alive()``: /healthz says 200 while it is true, else 503.
     """
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(ProbeHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 if alive():
-                    self._send(200, b'{"status":"ok"}', "application/json")
+                    self.answer(200, b'{"status":"ok"}', "application/json")
                 else:
-                    self._send(503, b'{"status":"stalled"}', "application/json")
+                    self.answer(503, b'{"status":"stalled"}', "application/json")
             elif self.path == "/readyz" and readiness is not None:
                 ready = readiness()
-                self._send(ready.http_status, codec.dumps(ready.body()), "application/json")
+                self.answer(ready.http_status, codec.dumps(ready.body()), "application/json")
             elif self.path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                self.answer(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             else:
-                self._send(404, NOT_FOUND, "application/problem+json")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # health probes would drown the log
+                self.answer(404, NOT_FOUND, "application/problem+json")
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
