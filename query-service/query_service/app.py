@@ -26,7 +26,7 @@ from ordersource.settings import Settings
 from ordersource.web import NO_TELEMETRY, require
 from query_service import orders, overview, problems
 from query_service.deps import StoreDep
-from query_service.fastlane import FastReads
+from query_service.fastlane import FastReads, check_not_shadowing
 from query_service.store import RedisViewStore, ViewStore
 
 
@@ -82,6 +82,7 @@ def create_app(
     readers = Depends(require(tokens, Role.READER))
     app.include_router(orders.router, dependencies=[readers])
     app.include_router(overview.router, dependencies=[readers])
+    check_not_shadowing([*orders.router.routes, *overview.router.routes])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

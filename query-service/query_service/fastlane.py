@@ -15,14 +15,17 @@ OpenAPI document).
 
 It sits inside the admission control and the request metrics (``ordersource.admission``):
 a fast read is counted, refused when the process is overloaded, and observed under the
-route's own label.
+route's own label. Behind a proxy that sets an ASGI ``root_path`` the lane steps aside
+(every request goes to the router). ``check_not_shadowing`` keeps a future
+``GET /orders/<literal>`` route from being answered as an order lookup.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ordersource import codec
 from ordersource.auth import Role, TokenRegistry
@@ -52,6 +55,17 @@ class RouteLabel:
 ROUTE_LABEL = RouteLabel(ROUTE)
 """Put in the scope as its "route": the request metrics label a request by its route's
 path (``ordersource.metrics.RequestMetrics``), as FastAPI's router would."""
+
+
+def check_not_shadowing(routes: Iterable[Any]) -> None:
+    """The lane takes every ``GET /orders/<one segment>`` before the router runs: a route
+    with a literal segment there (say ``/orders/summary``) would never be reached. Called
+    when the app is made, so such a route fails at start-up, not silently."""
+    for route in routes:
+        path = getattr(route, "path", "")
+        one_segment = path.startswith(PREFIX) and "/" not in path[len(PREFIX) :]
+        if one_segment and path != ROUTE and "GET" in (getattr(route, "methods", None) or ()):
+            raise RuntimeError(f"GET {path} would be answered by the fast lane as an order")
 
 
 class FastReads:

@@ -91,10 +91,11 @@ class HealthAgent:
         self.starts = 0
 
     def start(self) -> None:
-        read, self._write = os.pipe()
-        os.set_blocking(self._write, False)
-        fds = (self.listening.fileno(), read)
+        """Start the agent (raises OSError if it cannot: no pipe, no fork)."""
+        read, write = os.pipe()
         try:
+            os.set_blocking(write, False)
+            fds = (self.listening.fileno(), read)
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ordersource.healthagent",
                  "--listen-fd", str(fds[0]), "--heartbeat-fd", str(read),
@@ -102,29 +103,40 @@ class HealthAgent:
                  "--stalled-after", str(self.stalled_after_s)],
                 pass_fds=fds,
             )  # fmt: skip
+        except BaseException:
+            os.close(write)
+            raise
         finally:
             os.close(read)
+        self._write = write
         self.starts += 1
 
     def beat(self) -> None:
         """Tell the agent the event loop is running (never blocks: a full pipe is fine)."""
-        with contextlib.suppress(BlockingIOError, BrokenPipeError):
-            os.write(self._write, b".")
+        if self._write >= 0:
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                os.write(self._write, b".")
 
     def revive(self) -> bool:
         """Start the agent again if it died; True if it had to."""
-        if self.process is None or self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             return False
-        log.warning("ops agent exited with %s; starting it again", self.process.returncode)
-        os.close(self._write)
+        if self.process is not None:
+            code = self.process.returncode
+            log.warning("ops agent exited with %s; starting it again", code)
+        self._close_heartbeat()
+        self.process = None
         self.start()
         return True
 
-    def stop(self, timeout_s: float = 3.0) -> None:
-        """Close the heartbeat (the agent exits on its end-of-file), then the socket."""
+    def _close_heartbeat(self) -> None:
         if self._write >= 0:
             os.close(self._write)
             self._write = -1
+
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """Close the heartbeat (the agent exits on its end-of-file), then the socket."""
+        self._close_heartbeat()
         if self.process is not None:
             try:
                 self.process.wait(timeout_s)
@@ -136,40 +148,54 @@ class HealthAgent:
 
 @contextlib.asynccontextmanager
 async def api_ops(
-    host: str, port: int, registry: CollectorRegistry, lag: LoopLag
-) -> AsyncIterator[None]:
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    lag: LoopLag,
+    *,
+    stalled_after_s: float = STALLED_AFTER_S,
+) -> AsyncIterator[HealthAgent | None]:
     """For an HTTP API's lifespan: its event loop's lag monitor (shared with admission
-    control) and its ops port (``port`` 0: none), served by a ``HealthAgent`` whose
-    /healthz is the loop's liveness (the heartbeat a task of this loop writes) and whose
-    /metrics relays this process's ``registry`` (served on a loopback port by a thread)."""
-    lag.start()
-    if not port:
-        try:
-            yield
-        finally:
-            await lag.stop()
-        return
-    internal = serve_ops("127.0.0.1", 0, registry, alive=lag.alive)
-    agent = HealthAgent(host, port, internal.server_address[1])
-    agent.start()
-    beating = asyncio.get_running_loop().create_task(_heartbeat(agent), name="ops-heartbeat")
-    try:
-        yield
-    finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
-        await asyncio.to_thread(agent.stop)
-        internal.shutdown()
-        internal.server_close()
-        await lag.stop()
+    control) and its ops port (``port`` 0: none), served by a ``HealthAgent`` (yielded)
+    whose /healthz is the loop's liveness (the heartbeat a task of this loop writes;
+    503 after ``stalled_after_s`` without one) and whose /metrics relays this process's
+    ``registry`` (served on a loopback port by a thread)."""
+    async with contextlib.AsyncExitStack() as stack:
+        lag.start()
+        stack.push_async_callback(lag.stop)
+        if not port:
+            yield None
+            return
+        internal = serve_ops("127.0.0.1", 0, registry, alive=lag.alive)
+        stack.callback(internal.server_close)
+        stack.callback(internal.shutdown)
+        agent = HealthAgent(host, port, internal.server_address[1], stalled_after_s)
+        stack.push_async_callback(asyncio.to_thread, agent.stop)
+        agent.start()
+        beating = asyncio.get_running_loop().create_task(_heartbeat(agent), name="ops-heartbeat")
+        stack.push_async_callback(_cancel, beating)
+        yield agent
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _heartbeat(agent: HealthAgent) -> None:
+    """Beat every ``HEARTBEAT_S``; start the agent again if it died (at most once per
+    ``REVIVE_BACKOFF_S``). Never ends but by cancellation: a failure is logged and the
+    beating goes on."""
     revive_after = 0.0
     while True:
         agent.beat()
         now = time.monotonic()
-        if now >= revive_after and agent.revive():
-            revive_after = now + REVIVE_BACKOFF_S  # an agent that keeps dying: not in a loop
+        if now >= revive_after:
+            try:
+                if agent.revive():
+                    revive_after = now + REVIVE_BACKOFF_S  # one that keeps dying: not a loop
+            except Exception:
+                log.exception("cannot start the ops agent; trying again")
+                revive_after = now + REVIVE_BACKOFF_S
         await asyncio.sleep(HEARTBEAT_S)

@@ -92,11 +92,11 @@ class Settings(BaseSettings):
     query_api_port: int = 8002
     """Port of the query API."""
     command_api_ops_port: int = Field(default=8011, ge=0, le=65535)
-    """The command API's ops port: ``/healthz`` and ``/metrics`` served by a small process of
-    its own, prompt however loaded the API is (``0``: none)."""
+    """The command API's ops port: ``/healthz`` answered by a small process of its own,
+    prompt however loaded the API is, and ``/metrics`` relayed from the API (``0``: none)."""
     query_api_ops_port: int = Field(default=8012, ge=0, le=65535)
-    """The query API's ops port: ``/healthz`` and ``/metrics`` served by a small process of
-    its own, prompt however loaded the API is (``0``: none)."""
+    """The query API's ops port: ``/healthz`` answered by a small process of its own,
+    prompt however loaded the API is, and ``/metrics`` relayed from the API (``0``: none)."""
     projector_host: str = "127.0.0.1"
     """Address of the projector's health and metrics endpoints."""
     projector_port: int = 8003

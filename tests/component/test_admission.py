@@ -56,7 +56,8 @@ def test_the_command_api_sheds_over_its_limit(services: Any) -> None:
         for path in ("/healthz", "/readyz"):
             assert httpx.get(f"{base}{path}", timeout=5).status_code == 200
 
-        # The ops listener (a thread, its own port) answers too, from the same registry.
+        # The ops port (the ops agent, a process of its own) answers too, relaying the
+        # API's registry.
         assert httpx.get(api.ops_url("/healthz"), timeout=5).json() == {"status": "ok"}
         ops_scraped = httpx.get(api.ops_url("/metrics"), timeout=5).text
         assert sample(ops_scraped, "orders_command_api_requests_in_flight") == 1

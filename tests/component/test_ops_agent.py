@@ -5,18 +5,22 @@ port is free for the API's restart."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from ordersource.ops import HealthAgent, serve_ops
+from ordersource.admission import LoopLag
+from ordersource.ops import HealthAgent, api_ops, serve_ops
 from tests.support.net import free_port
 from tests.support.waiting import wait_until
 
@@ -110,3 +114,43 @@ def test_the_agent_exits_when_its_api_is_killed(internal: int) -> None:
     finally:
         parent.kill()
         parent.wait(5)
+
+
+def test_api_ops_beats_from_the_event_loop_and_revives_its_agent() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    async def scenario() -> None:
+        registry = CollectorRegistry()
+        async with api_ops("127.0.0.1", port, registry, LoopLag(), stalled_after_s=0.5) as agent:
+            assert agent is not None
+            await asyncio.to_thread(wait_until, lambda: status(url) == 200, 10)
+
+            # The event loop stalls: no heartbeat, and the agent says so (seen from a
+            # thread while the loop is blocked until it has seen it).
+            seen: list[bool] = []
+
+            def probe() -> None:
+                try:
+                    seen.append(wait_until(lambda: status(url) == 503, 5))
+                except AssertionError:
+                    seen.append(False)
+
+            prober = threading.Thread(target=probe)
+            prober.start()
+            deadline = time.monotonic() + 6
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.05)  # noqa: ASYNC251 - the loop stalls: that is the fault
+            prober.join(5)
+            assert seen == [True]
+            await asyncio.to_thread(wait_until, lambda: status(url) == 200, 5)  # beating again
+
+            # The agent dies: the heartbeat task starts it again.
+            assert agent.process is not None
+            agent.process.kill()
+            await asyncio.to_thread(
+                wait_until, lambda: agent.starts == 2 and status(url) == 200, 10
+            )
+        assert status(url) is None  # stopped with the lifespan: the port is closed
+
+    asyncio.run(scenario())

@@ -78,7 +78,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{port}{path}"
 
     def ops_url(self, path: str = "") -> str:
-        """The API's ops listener (``/healthz``, ``/metrics`` served by a thread)."""
+        """The API's ops port (``/healthz``, ``/metrics``, served by its ops agent process)."""
         port = self.env[OPS_PORT_VARS[self.name]]
         return f"http://127.0.0.1:{port}{path}"
 

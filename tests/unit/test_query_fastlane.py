@@ -100,3 +100,23 @@ def test_a_fast_read_is_measured_under_the_routes_label(
     assert fast_client.get("/orders/o1", headers=READER).status_code == 200
     metrics = fast_client.get("/metrics").text
     assert 'route="/orders/{order_id}",status="200"' in metrics
+
+
+def test_a_literal_orders_route_would_be_shadowed_and_is_refused() -> None:
+    from fastapi import APIRouter
+
+    from query_service.fastlane import check_not_shadowing
+
+    router = APIRouter()
+
+    @router.get("/orders/summary")
+    async def summary() -> dict[str, str]:
+        return {}
+
+    @router.get("/orders/{order_id}/history")
+    async def history(order_id: str) -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="/orders/summary"):
+        check_not_shadowing(router.routes)
+    check_not_shadowing(router.routes[1:])  # a deeper path is not the lane's
