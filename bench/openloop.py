@@ -132,19 +132,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return load.out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every load generator's command line shares (this one and vegeta's)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--url", default="http://127.0.0.1:8001")
     parser.add_argument("--kind", choices=["place", "get", "noop"], default="place")
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--orders", type=int, default=1, help="how many bench-o… orders exist")
+    parser.add_argument("--token", default=os.environ.get("ORDERS_WRITER_TOKEN", ""))
+    return parser
+
+
+def main() -> None:
+    parser = load_arguments(__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=0, help="closed loop with N workers")
     parser.add_argument(
         "--connections", type=int, default=256, help="most requests in flight at once"
     )
-    parser.add_argument("--orders", type=int, default=1, help="how many bench-o… orders exist")
     parser.add_argument("--probe-redis", default="", help="redis URL: watch ack -> visible")
-    parser.add_argument("--token", default=os.environ.get("ORDERS_WRITER_TOKEN"))
     parser.add_argument("--out", type=Path, help="raw results (JSON); default: a summary")
     args = parser.parse_args()
     raw = asyncio.run(main_async(args))

@@ -11,7 +11,6 @@ answers 200/201 per second of the attack.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import io
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.openloop import Request, kinds
+from bench.openloop import Request, kinds, load_arguments
 from bench.stats import percentile
 
 VERSION = "v12.13.0"
@@ -135,14 +134,7 @@ def summarize(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8001")
-    parser.add_argument("--kind", choices=["place", "get", "noop"], default="place")
-    parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--orders", type=int, default=1, help="how many bench-o… orders exist")
-    parser.add_argument("--token", default=os.environ.get("ORDERS_WRITER_TOKEN", ""))
-    args = parser.parse_args()
+    args = load_arguments(__doc__.splitlines()[0]).parse_args()
     result = attack(
         args.url,
         args.kind,
