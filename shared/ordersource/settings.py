@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     """The event log: the single source of truth (key = order id, kept forever)."""
     dlq_topic: str = "orders.events.dlq"
     """Dead letters: event records the projector could not read, with the reason."""
+    snapshots_topic: str = "orders.decider-snapshots"
+    """Compacted topic of the deciders' state snapshots (a cache of the event log's fold,
+    one per partition, in the partition of the same number)."""
     partitions: int = Field(default=6, ge=1, le=1024)
     """Partitions of the commands and the events topic (always the same number)."""
     replication_factor: int = Field(default=1, ge=1)
@@ -40,14 +43,22 @@ class Settings(BaseSettings):
     """Bound on how long a dead decider's open transaction holds read_committed readers
     back; a writer still in one transaction after it is replaced."""
     decider_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    """Names this decider's transactional producer (``<group>-<id>``): unique among the
-    live deciders and the same across restarts of one, so a restarted decider fences its
-    predecessor at once. Default: ``<hostname>-<ORDERS_DECIDER_PORT>``."""
+    """Names this decider: its transactional producer (``<group>-<id>``), its static group
+    membership (``group.instance.id``) and its state directory. Unique among the live
+    deciders and the same across restarts of one, so a restarted decider fences its
+    predecessor and takes its partitions back at once. Default:
+    ``<hostname>-<ORDERS_DECIDER_PORT>``."""
     decider_session_timeout_ms: int = Field(default=10000, ge=6000)
-    """How soon a silent (crashed) decider's partitions are given to another one."""
+    """How soon a silent (crashed, or stopped: static members do not leave the group)
+    decider's partitions are given to another one, unless it comes back first."""
     decider_dedup_window: int = Field(default=100_000, ge=1000)
-    """Per partition, how many of the most recent commands the decider remembers to answer
-    a retry with the original result (beyond that, the Idempotency-Key's Redis record)."""
+    """Per partition, how many of the most recent commands the decider remembers (on
+    disk) to answer a retry with the original result (beyond that, the Idempotency-Key's
+    Redis record)."""
+    decider_snapshot_every_events: int = Field(default=100_000, ge=100)
+    """A partition's state is snapshotted to Kafka after this many new events..."""
+    decider_snapshot_every_s: float = Field(default=300.0, ge=1.0)
+    """...or this long after the last snapshot if anything changed, whichever comes first."""
     decider_undelivered_verdicts_max: int = Field(default=100_000, ge=1000)
     """How many verdicts the decider keeps for delivery while Redis is away (about 400
     bytes each); beyond it the oldest are dropped. Each is kept at most its TTL
@@ -136,7 +147,8 @@ class Settings(BaseSettings):
     projector_batch_window_s: float = Field(default=0.02, gt=0)
     """Longest the projector waits to fill a batch before it applies what it has."""
     state_dir: str = ".state/run"
-    """Where processes keep local scratch data (Faust's table store, pid files)."""
+    """Where processes keep local data: the decider's state (one SQLite file per partition,
+    a cache of the log), Faust's table store, pid files."""
     log_level: str = "INFO"
     """Log level of every process (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
 

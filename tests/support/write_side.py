@@ -148,6 +148,7 @@ class FakeReader:
     def __init__(self, log: FakeEventLog) -> None:
         self.log = log
         self.at: dict[TopicPartition, int] = {}
+        self.sought: list[int] = []
         self.closed = False
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
@@ -155,6 +156,7 @@ class FakeReader:
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.at[partition] = offset
+        self.sought.append(offset)
 
     def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {tp: len(self.log.partitions[tp.partition]) for tp in partitions}

@@ -255,7 +255,9 @@ def test_a_new_owner_rebuilds_from_the_log_and_reannounces_only_missing_verdicts
     writer.decide([delivery(p0, *command_records([placed, changed]))])
     outbox = FakeOutbox()
     again = caught_up(clients, outbox)  # the partition's next owner, on the same log
-    assert again.book.orders["o1"].version == 2
+    rebuilt = again.book.state_of("o1")
+    assert rebuilt is not None
+    assert rebuilt.version == 2
     [(verdicts, only_missing)] = outbox.announced
     assert only_missing  # SET NX: an answer Redis still has is never overwritten
     assert [v.command_id for v in verdicts] == [placed.command_id, changed.command_id]
@@ -358,3 +360,40 @@ def test_a_bug_mid_batch_leaves_no_tentative_state_in_the_books() -> None:
     assert p0.book.orders == {}
     assert p0.needs_seek.is_set()
     assert not writer.in_transaction
+
+
+def test_a_refused_transaction_goes_back_to_the_last_commit_not_to_the_start() -> None:
+    clients = FakeWriterClients()
+    writer, [p0], outbox = opened(clients)
+    writer.decide([delivery(p0, *command_records([place("o1")]))])
+    assert p0.book.store.next_offset == 1  # flushed with the commit
+    clients.producers[0].fail_commit = KafkaTimeoutError("coordinator away")
+    writer.decide([delivery(p0, *command_records([place("o2")], first_offset=1))])
+    assert p0.book.state_of("o2") is None  # the refused decision is gone
+    kept = p0.book.state_of("o1")
+    assert kept is not None  # the committed one is not
+    assert kept.version == 1
+    assert p0.book.next_offset == 1
+    reader_count = len(clients.readers)
+    p0.needs_seek.clear()
+    p0._catch_up(clients, SETTINGS.events_topic, outbox)
+    assert len(clients.readers) == reader_count + 1
+    assert clients.readers[-1].sought == [1]  # read on from the last commit, never from 0
+
+
+def test_a_writer_reopening_its_producer_is_not_in_a_transaction() -> None:
+    clients = FakeWriterClients()
+    writer, [p0], _ = opened(clients)
+    seen: list[bool] = []
+    make = clients.producer
+
+    def producer() -> FakeProducer:
+        seen.append(writer.in_transaction)
+        return make()
+
+    clients.producer = producer  # type: ignore[method-assign]
+    clients.producers[0].fail_commit = KafkaTimeoutError("coordinator away")
+    clients.producers[0].fail_abort = KafkaTimeoutError("still away")
+    writer.decide([delivery(p0, *command_records([place("o1")]))])
+    assert seen == [False]  # re-opening (with back-off, maybe long) is not a stuck transaction
+    assert not writer.stuck(0.0)

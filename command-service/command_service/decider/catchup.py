@@ -10,7 +10,7 @@ from collections.abc import Callable
 from kafka import TopicPartition
 
 from command_service.decider import records
-from command_service.decider.book import PartitionBook
+from command_service.decider.book import FLUSH_EVERY, PartitionBook
 from command_service.decider.ports import EventReader
 from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.domain import FoldError
@@ -28,8 +28,9 @@ def catch_up(
     """Fold every committed event of ``book``'s partition from ``book.next_offset`` to the
     end of the log into the book. Returns how many events were read.
 
-    ``stop`` ends it early; the book is then consistent up to ``book.next_offset`` and a
-    later catch-up goes on from there."""
+    What it folds is written to the book's store every ``FLUSH_EVERY`` events and at the
+    end. ``stop`` ends it early; the store is then consistent up to ``book.next_offset``
+    and a later catch-up goes on from there."""
     tp = TopicPartition(topic, book.partition)
     reader.assign([tp])
     end = reader.end_offsets([tp])[tp]  # read_committed: the last stable offset
@@ -39,13 +40,16 @@ def catch_up(
         book.next_offset = record.offset + 1
         try:
             event = decode_event(record.value)
-            book.apply(event, records.request_hash(record.headers))
+            book.apply(event, records.request_hash(record.headers), record.offset)
         except (UndecodableEvent, FoldError) as exc:
             # The projector dead-letters these; the decider must not stall on them.
             book.skipped += 1
             log.error("partition %d offset %d unreadable: %s", tp.partition, record.offset, exc)
+        if book.unflushed >= FLUSH_EVERY:
+            book.flush()
     if not stop():
         book.next_offset = max(book.next_offset, end)
+    book.flush()  # consistent up to next_offset, also when stopped early
     elapsed = time.perf_counter() - started
     if count or elapsed > 1.0:
         log.info(

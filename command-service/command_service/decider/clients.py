@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from kafka import KafkaConsumer, KafkaProducer
 
+from command_service.decider import snapshots
 from ordersource.connections import kafka_options, redis_client
 from ordersource.kafka_read import committed_reader
 from ordersource.settings import Settings
@@ -56,17 +57,32 @@ class DeciderClients:
             session_timeout_ms=settings.decider_session_timeout_ms,
             heartbeat_interval_ms=max(1000, settings.decider_session_timeout_ms // 5),
             max_poll_interval_ms=settings.decider_max_poll_interval_ms,
+            # Static membership (KIP-345): a restarted decider takes its partitions back
+            # at once instead of waiting out its dead predecessor's session; the old
+            # member, if it still lives, is fenced (FENCED_INSTANCE_ID), and so are its
+            # transactions (same transactional.id, and the group metadata they carry).
+            group_instance_id=self.instance,
         )
         self.redis: redis.Redis = redis_client(settings, timeout_s=REDIS_TIMEOUT_S)
 
     @property
-    def transactional_id(self) -> str:
-        """``<group>-<instance>``: stable across restarts of this decider, unique among
-        the live ones (``ORDERS_DECIDER_INSTANCE_ID``, default host and port)."""
+    def instance(self) -> str:
+        """Stable across restarts of this decider, unique among the live ones
+        (``ORDERS_DECIDER_INSTANCE_ID``, default host and port)."""
         instance = self.settings.decider_instance_id
         if instance is None:
             instance = f"{socket.gethostname()}-{self.settings.decider_port}"
-        return f"{self.settings.decider_group}-{instance}"
+        return instance
+
+    @property
+    def transactional_id(self) -> str:
+        """``<group>-<instance>``: the producer's, and the name of the state directory."""
+        return f"{self.settings.decider_group}-{self.instance}"
+
+    def snapshot_producer(self) -> Any:
+        """A plain (idempotent, not transactional) producer for the snapshots: they are
+        a cache, validated when read, and never wait for the writer's transactions."""
+        return snapshots.new_producer(self.settings, "orders-decider-snapshots")
 
     def producer(self) -> Any:
         """The process's one transactional producer, for every partition it owns; a new

@@ -18,16 +18,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from command_service.decider import metrics, rejoin
-from command_service.decider.book import PartitionBook
+from command_service.decider import metrics, rejoin, snapshots
 from command_service.decider.clients import DeciderClients
 from command_service.decider.courier import VerdictCourier
 from command_service.decider.partition import OwnedPartition
+from command_service.decider.recovery import Snapshotter, Stores
 from command_service.decider.writer import Delivery, Writer
 from ordersource.readiness import Readiness, readiness
 from ordersource.settings import Settings
@@ -57,9 +58,13 @@ class Decider:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.clients = clients or DeciderClients(settings)
-        self.books: dict[int, PartitionBook] = {}  # of partitions revoked, kept for a return
+        self.stores = Stores(
+            settings, Path(settings.state_dir) / f"decider-{self.clients.transactional_id}"
+        )
         self.partitions: dict[int, OwnedPartition] = {}
-        self.retired: list[Writer] = []
+        self.retired: list[Writer] = []  # replaced writers still running
+        self.refused_by_retired = 0  # transactions refused by replaced writers now ended
+        self.generation = -1  # the consumer group generation of the last poll
         # Rebalance news from the consumer's IO thread, acted on by the poll loop.
         self.rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self.stopping = threading.Event()
@@ -70,11 +75,24 @@ class Decider:
             settings.decider_undelivered_verdicts_max,
         )
         self.writer = self._new_writer()
+        self.snapshotter = Snapshotter(
+            settings,
+            self.stores,
+            producer=self.clients.snapshot_producer,
+            reader=self.clients.event_reader,
+            identity=self._identity,
+            owned=lambda: [n for n, p in list(self.partitions.items()) if p.caught_up.is_set()],
+        )
 
     @property
     def fenced_batches(self) -> int:
         """Transactions the broker refused (stale owner, failure) that were rolled back."""
-        return sum(w.refused for w in [*self.retired, self.writer])
+        return self.refused_by_retired + sum(w.refused for w in [*self.retired, self.writer])
+
+    def _identity(self) -> snapshots.WriterIdentity:
+        return snapshots.WriterIdentity(
+            self.clients.transactional_id, self.writer.producer_epoch(), self.generation
+        )
 
     def is_ready(self) -> bool:
         """Assigned at least once, the producer open, every owned partition caught up."""
@@ -96,8 +114,12 @@ class Decider:
             if self.stopping.wait(0.5):
                 return
             log.warning("waiting for topic %s to exist", topic)
+        while not self._snapshots_topic_ready():
+            if self.stopping.wait(1.0):
+                return
         self.courier.start()
         self.writer.start()
+        self.snapshotter.start()
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
             batch = self.consumer.poll(timeout_ms=100)
@@ -105,11 +127,20 @@ class Decider:
             self._rebalance()
             if batch:
                 group = self.consumer.group_metadata()
+                self.generation = getattr(group, "generation_id", -1)
                 for tp, records in batch.items():
                     partition = self.partitions.get(tp.partition)
                     if partition is not None:
                         self.writer.inbox.put(Delivery(partition, partition.epoch, records, group))
             self._tend()
+
+    def _snapshots_topic_ready(self) -> bool:
+        try:
+            snapshots.ensure_topic(self.settings)
+        except (KafkaError, OSError) as exc:
+            log.warning("cannot make sure topic %s exists (%s)", self.settings.snapshots_topic, exc)
+            return False
+        return True
 
     def _rebalance(self) -> None:
         """Act on the assignments and revocations the listener queued, in their order."""
@@ -138,6 +169,9 @@ class Decider:
         if dead or writer.stuck(stuck_after):
             log.warning("the writer %s; starting a new one", "died" if dead else "is stuck")
             self._replace_writer()
+        for old in [w for w in self.retired if not w.is_alive()]:
+            self.retired.remove(old)  # let go of it (its books, its producer)
+            self.refused_by_retired += old.refused
         busy = self.writer.backlog > BACKLOG
         paused = self.consumer.paused()
         for partition in list(self.partitions.values()):
@@ -166,10 +200,10 @@ class Decider:
         book: the old writer may still hold the old books."""
         self.writer.stopping.set()
         self.retired.append(self.writer)
-        self.books.clear()  # kept books may date from before the old writer's last batch
         for number, old in list(self.partitions.items()):
             old.revoked.set()
-            self.partitions[number] = fresh = OwnedPartition(old.tp, self._new_book(number))
+            old.book.retire()  # the old writer may still hold it: it writes no more
+            self.partitions[number] = fresh = self._owned(old.tp)
             fresh.needs_seek.set()
         self.writer = self._new_writer()
         self.writer.start()
@@ -181,8 +215,10 @@ class Decider:
         self.consumer.seek(tp, committed if committed is not None else 0)
         log.info("partition %d: deciding from command offset %s", tp.partition, committed or 0)
 
-    def _new_book(self, partition: int) -> PartitionBook:
-        return PartitionBook(partition, self.settings.decider_dedup_window)
+    def _owned(self, tp: TopicPartition) -> OwnedPartition:
+        """A partition to own: its first catch-up takes its book from the stores."""
+        number = tp.partition
+        return OwnedPartition(tp, recover=lambda _, reader: self.stores.book_for(number, reader))
 
     def _new_writer(self) -> Writer:
         return Writer(
@@ -200,6 +236,8 @@ class Decider:
         self._release(list(self.partitions))
         self.writer.stopping.set()
         self.writer.join(timeout=REVOKE_WAIT_S)
+        self.snapshotter.stop()
+        self.stores.close()
         self.consumer.close(autocommit=False)  # leave the group: the partitions move on
         self.courier.stop()  # after the writer: its last verdicts get a chance
         self.clients.redis.close()
@@ -210,8 +248,7 @@ class Decider:
         log.info("partitions %s assigned", [tp.partition for tp in partitions])
         for tp in partitions:
             if tp.partition not in self.partitions:
-                book = self.books.pop(tp.partition, None) or self._new_book(tp.partition)
-                owned = self.partitions[tp.partition] = OwnedPartition(tp, book)
+                owned = self.partitions[tp.partition] = self._owned(tp)
                 # Re-consume from the committed offset: kafka-python keeps the fetch
                 # position of a partition that is revoked and assigned back in one
                 # rebalance, and the records queued but not decided would otherwise be
@@ -228,23 +265,20 @@ class Decider:
 
     def _release(self, numbers: list[int]) -> None:
         """Stop deciding ``numbers``: abandon a transaction that holds them (bounded), stop
-        their catch-ups, and keep their books if they are consistent."""
+        their catch-ups, and let go of their books and stores (what another owner writes
+        meanwhile is in the log; the store file is a head start if the partition returns)."""
         released = [self.partitions.pop(n) for n in numbers if n in self.partitions]
         for partition in released:
             partition.revoked.set()
         if not released:
             return
-        out = self.writer.wait_until_out_of({p.number for p in released}, REVOKE_WAIT_S)
+        self.writer.wait_until_out_of({p.number for p in released}, REVOKE_WAIT_S)
         for partition in released:
             if partition.catching_up is not None:
                 partition.catching_up.join(timeout=REVOKE_WAIT_S)
-                if partition.catching_up.is_alive():
-                    continue
-            if out:
-                # Keep the book (also a half caught-up one: it is consistent up to its
-                # next_offset). If the partition comes back, catching up from there is
-                # enough — what another owner wrote meanwhile is in the log.
-                self.books[partition.number] = partition.book
+            partition.book.retire()
+            self.stores.release(partition.number)
+            self.snapshotter.forget(partition.number)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -59,6 +59,37 @@ class DeciderMetrics:
             "1 while the decider reaches Redis (its last probe or delivery worked), else 0",
             registry=registry,
         )
+        self.snapshots_written = Counter(
+            "orders_decider_snapshots_written_total",
+            "Partition state snapshots written to the snapshots topic",
+            registry=registry,
+        )
+        self.snapshots_ignored = Counter(
+            "orders_decider_snapshots_ignored_total",
+            "Snapshots not restored, by reason (corrupt: unreadable, incomplete or checksum "
+            "mismatch; schema: another state schema; tip: its last event is not in the "
+            "committed log, e.g. written by a fenced writer or before the topic was recreated)",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("corrupt", "schema", "tip"):
+            self.snapshots_ignored.labels(reason)
+        self.snapshot_restores = Counter(
+            "orders_decider_snapshot_restores_total",
+            "Partition states restored from a snapshot",
+            registry=registry,
+        )
+        self.snapshot_seconds = Histogram(
+            "orders_decider_snapshot_seconds",
+            "Time to write one snapshot to Kafka",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=registry,
+        )
+        self.snapshot_bytes = Gauge(
+            "orders_decider_snapshot_bytes",
+            "Size of the last snapshot written",
+            registry=registry,
+        )
 
 
 REGISTRY = process_registry()
@@ -72,3 +103,8 @@ PARTITIONS = _METRICS.partitions
 UNDELIVERED = _METRICS.undelivered
 VERDICTS_DROPPED = _METRICS.verdicts_dropped
 REDIS_UP = _METRICS.redis_up
+SNAPSHOTS_WRITTEN = _METRICS.snapshots_written
+SNAPSHOTS_IGNORED = _METRICS.snapshots_ignored
+SNAPSHOT_RESTORES = _METRICS.snapshot_restores
+SNAPSHOT_SECONDS = _METRICS.snapshot_seconds
+SNAPSHOT_BYTES = _METRICS.snapshot_bytes

@@ -12,9 +12,12 @@ The life of an owned partition:
    owner reads anything.
 3. then ``start_catch_up`` folds the committed events past the book's offset on a thread
    of its own (all partitions catch up in parallel), re-announces the book's recent
-   verdicts and sets ``caught_up``.
-4. the writer decides its commands; a refused transaction rolls the book back and sets
-   ``needs_seek`` again (step 2).
+   verdicts and sets ``caught_up``. The first catch-up of an assignment first checks
+   the local store against the log and takes the partition's newest snapshot from Kafka
+   if it is further ahead (``recovery.py``).
+4. the writer decides its commands; a refused transaction discards the book's unflushed
+   state (back to the store's last committed offset) and sets ``needs_seek`` again
+   (step 2).
 5. revoked (or the process stops): ``revoked`` is set; an open transaction holding its
    commands is abandoned, and the catch-up stops.
 """
@@ -22,7 +25,9 @@ The life of an owned partition:
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+from collections.abc import Callable
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError
@@ -31,7 +36,7 @@ from command_service import answers
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
-from command_service.decider.ports import Outbox, WriterClients
+from command_service.decider.ports import EventReader, Outbox, WriterClients
 from command_service.verdicts import Verdict
 
 log = logging.getLogger(__name__)
@@ -40,9 +45,20 @@ CATCH_UP_RETRY_S = (0.5, 5.0)
 """Back-off between catch-up attempts while the broker refuses or is away (first, max)."""
 
 
+Recover = Callable[[PartitionBook, EventReader], PartitionBook]
+"""Checks a freshly opened book's store against the log and swaps in a newer snapshot
+(``recovery.recover``); returns the book to catch up."""
+
+
 class OwnedPartition:
-    def __init__(self, tp: TopicPartition, book: PartitionBook) -> None:
-        self.tp, self.book = tp, book
+    def __init__(
+        self, tp: TopicPartition, book: PartitionBook | None = None, recover: Recover | None = None
+    ) -> None:
+        self.tp = tp
+        self.book = book if book is not None else PartitionBook(tp.partition)
+        """Until ``recover`` gives the real one: an empty stand-in, never written to."""
+        self.recover = recover
+        """Done by the first catch-up of the assignment, then no more."""
         self.epoch = 0
         """Bumped by the poll loop at each re-seek: deliveries fetched before are dropped."""
         self.needs_seek = threading.Event()
@@ -55,10 +71,11 @@ class OwnedPartition:
         number: int = self.tp.partition
         return number
 
-    def roll_back(self, dedup_window: int) -> None:
-        """Throw the book away (it holds a transaction that did not commit) and have the
-        poll loop re-seek; the next catch-up rebuilds the book from the log."""
-        self.book = PartitionBook(self.number, dedup_window)
+    def roll_back(self) -> None:
+        """Forget the book's unflushed state (a transaction that did not commit) and have
+        the poll loop re-seek; the next catch-up goes on from the store's offset — the
+        last one known folded — never from 0."""
+        self.book.discard()
         self.caught_up.clear()
         self.needs_seek.set()
 
@@ -85,11 +102,14 @@ class OwnedPartition:
             try:
                 reader = clients.event_reader()
                 try:
+                    if self.recover is not None:
+                        self.book = self.recover(self.book, reader)
+                        self.recover = None
                     with metrics.CATCHUP_SECONDS.time():
                         events = catch_up(reader, topic, self.book, self.revoked.is_set)
                 finally:
                     reader.close()
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, sqlite3.Error) as exc:
                 log.warning("partition %d: catch-up failed (%s); retrying", self.number, exc)
                 if self.revoked.wait(delay):
                     return

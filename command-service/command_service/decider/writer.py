@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ from command_service import answers
 from command_service.decider import metrics, records
 from command_service.decider.partition import OwnedPartition
 from command_service.decider.ports import Outbox, SentRecord, TransactionalProducer, WriterClients
+from command_service.decider.store import Tip
 from command_service.verdicts import Verdict
 from ordersource import codec
 from ordersource.domain import InvalidCommand
@@ -148,6 +150,13 @@ class Writer(threading.Thread):
             return True
         return False
 
+    def producer_epoch(self) -> int:
+        """The epoch of the producer's transactional.id (recorded in snapshots); -1 when
+        unknown. kafka-python keeps it internal (pinned in constraints.txt)."""
+        manager = getattr(self.producer, "_transaction_manager", None)
+        ids = getattr(manager, "producer_id_and_epoch", None)
+        return int(getattr(ids, "epoch", -1))
+
     def stuck(self, limit_s: float) -> bool:
         """In one transaction for longer than ``limit_s``: kafka-python's transactional
         producer does not recover from a coordinator that moved or restarted (the broker
@@ -207,8 +216,9 @@ class Writer(threading.Thread):
             self.in_transaction = True
             self.batch = frozenset(p.number for p in partitions)
         verdicts: list[Verdict] = []
-        last_sent: dict[int, SentRecord] = {}
+        last_sent: dict[int, tuple[SentRecord, str]] = {}
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        reopen = False
         try:
             self.producer.begin_transaction()
             for delivery in batch:
@@ -227,16 +237,11 @@ class Writer(threading.Thread):
             self.producer.send_offsets_to_transaction(offsets, batch[-1].group)
             with metrics.COMMIT_SECONDS.time():
                 self.producer.commit_transaction()
-            for partition in partitions:
-                sent = last_sent.get(partition.number)
-                if sent is not None:
-                    # Our own events are in the book already; catch-ups start after them.
-                    partition.book.next_offset = sent.get().offset + 1
         except (KafkaError, Abandoned) as exc:
             if fenced(exc):
                 self._forget(partitions)  # nothing of this batch is committed
                 raise ProducerFencedError() from exc
-            self._roll_back(partitions, exc)
+            reopen = self._roll_back(partitions, exc)
             return
         except BaseException:
             # Not the broker (a bug, or the thread is ending): nothing of this batch is
@@ -248,6 +253,11 @@ class Writer(threading.Thread):
                 self.in_transaction = False
                 self.batch = frozenset()
                 self.idle.notify_all()
+            if reopen:
+                # Out of the transaction first: a writer that re-opens its producer
+                # (with back-off, while the broker is away) is recovering, not stuck.
+                self._reopen()
+        self._flush(partitions, last_sent)
         metrics.BATCH_COMMANDS.observe(len(verdicts))
         for verdict in verdicts:
             metrics.DECIDED.labels("accepted" if verdict.accepted else "rejected").inc()
@@ -255,8 +265,9 @@ class Writer(threading.Thread):
 
     def _judge(
         self, partition: OwnedPartition, value: bytes | None
-    ) -> tuple[Verdict, SentRecord | None]:
-        """Judge one command record; returns its verdict and the future of its last event."""
+    ) -> tuple[Verdict, tuple[SentRecord, str] | None]:
+        """Judge one command record; returns its verdict and the future and id of its last
+        event."""
         assert self.producer is not None
         try:
             command = records.decode_command(value)
@@ -273,23 +284,43 @@ class Writer(threading.Thread):
         sent = None
         for event in events:
             record = records.event_record(event, command.request_hash, partition.number)
-            sent = self.producer.send(
+            future = self.producer.send(
                 self.settings.events_topic,
                 key=record.key,
                 value=record.value,
                 headers=record.headers,
                 partition=record.partition,
             )
+            sent = (future, event.event_id)
         return verdict, sent
 
-    def _forget(self, partitions: list[OwnedPartition]) -> None:
-        """Throw the batch's books away (they hold a transaction that did not commit)
-        and have the poll loop re-seek them; catching up rebuilds them from the log."""
+    def _flush(
+        self, partitions: list[OwnedPartition], last_sent: dict[int, tuple[SentRecord, str]]
+    ) -> None:
+        """The transaction committed: write each book's decisions to its store, as of the
+        offset after the partition's last event. A store that refuses (disk full) costs
+        that partition a catch-up from the log; the verdicts stand, they are committed."""
         for partition in partitions:
-            partition.roll_back(self.settings.decider_dedup_window)
+            book = partition.book
+            if partition.number in last_sent:
+                future, event_id = last_sent[partition.number]
+                offset = future.get().offset
+                book.committed(offset + 1, Tip(offset, event_id))
+            try:
+                book.flush()
+            except sqlite3.Error as exc:
+                log.error("partition %d: cannot write its state (%s)", partition.number, exc)
+                partition.roll_back()
 
-    def _roll_back(self, partitions: list[OwnedPartition], cause: BaseException) -> None:
-        """Abort, forget the tentative state, have the poll loop re-seek and catch up."""
+    def _forget(self, partitions: list[OwnedPartition]) -> None:
+        """Discard the batch's unflushed state (a transaction that did not commit) and
+        have the poll loop re-seek them; the catch-up goes on from the store's offset."""
+        for partition in partitions:
+            partition.roll_back()
+
+    def _roll_back(self, partitions: list[OwnedPartition], cause: BaseException) -> bool:
+        """Abort and forget the tentative state; the poll loop re-seeks and catches up.
+        True if the producer could not even abort and must be made anew."""
         assert self.producer is not None
         self.refused += 1
         numbers = [p.number for p in partitions]
@@ -300,13 +331,18 @@ class Writer(threading.Thread):
         except KafkaError as exc:
             if fenced(exc):
                 raise ProducerFencedError() from exc
-            # A producer that cannot even abort is in a fatal state: make a new one (its
-            # init_transactions aborts whatever this one left open).
             log.warning("abort failed (%s); opening a new producer", exc)
-            self.producer.close(timeout=1)
-            self.producer = None
-            self.opened.clear()
-            self._open()
+            return True
+        return False
+
+    def _reopen(self) -> None:
+        """A producer that cannot even abort is in a fatal state: make a new one (its
+        init_transactions aborts whatever this one left open)."""
+        assert self.producer is not None
+        self.producer.close(timeout=1)
+        self.producer = None
+        self.opened.clear()
+        self._open()
 
     def _reannounce_if_redis_returned(self) -> None:
         """Redis came back after trouble (maybe empty): announce the books' recent
