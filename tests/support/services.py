@@ -198,6 +198,7 @@ def isolated_settings(
         "ORDERS_COMMANDS_TOPIC": commands,
         "ORDERS_EVENTS_TOPIC": events,
         "ORDERS_DLQ_TOPIC": dlq,
+        "ORDERS_SNAPSHOTS_TOPIC": f"{prefix}.orders.decider-snapshots",  # the decider makes it
         "ORDERS_PARTITIONS": str(partitions),
         "ORDERS_REPLICATION_FACTOR": str(replication_factor),
         "ORDERS_DECIDER_GROUP": f"{prefix}-decider",

@@ -75,6 +75,7 @@ def test_partitions_are_reseeked_only_once_the_writer_has_fenced_its_predecessor
         partitions={0: partition},
         consumer=SimpleNamespace(paused=lambda: paused, pause=paused.add, resume=paused.discard),
         _seek_committed=lambda tp: seeks.append(tp.partition),
+        retired=[],
         clients=None,
         courier=None,
     )

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from command_service.decider import metrics, snapshots
@@ -71,12 +72,14 @@ class Stores:
         this assignment."""
         with self._lock(partition):
             store = self._open.get(partition)
-            if store is None:
+            if store is None or store.closed:
                 store = self._open[partition] = open_store(self.path(partition), partition)
             if partition not in self._recovered:
-                store = self._open[partition] = self._recover(partition, store, reader)
+                self._recover(partition, reader)
                 self._recovered.add(partition)
-            return PartitionBook(partition, self.settings.decider_dedup_window, store)
+            return PartitionBook(
+                partition, self.settings.decider_dedup_window, self._open[partition]
+            )
 
     def opened(self) -> dict[int, StateStore]:
         with self._guard:
@@ -95,44 +98,50 @@ class Stores:
         for partition in list(self._open):
             self.release(partition)
 
-    def _recover(self, partition: int, store: StateStore, reader: EventReader) -> StateStore:
+    def _recover(self, partition: int, reader: EventReader) -> None:
+        """Steps 1 and 2; ``_open[partition]`` is an open store whatever fails half-way
+        (a Kafka error: the catch-up tries again)."""
         events_topic = self.settings.events_topic
         path = self.path(partition)
-        if store.tip is not None and not snapshots.tip_in_log(
-            reader, events_topic, partition, store.tip
+        store = self._open[partition]
+        tp = TopicPartition(events_topic, partition)
+        end = int(reader.end_offsets([tp])[tp])
+        if store.next_offset > end or (
+            store.tip is not None
+            and not snapshots.tip_in_log(reader, events_topic, partition, store.tip)
         ):
             log.warning(
-                "partition %d: local state's last event (offset %d) is not in the log; "
-                "rebuilding it",
+                "partition %d: local state (up to offset %d, last event %s) does not match "
+                "the log (ends at %d); rebuilding it",
                 partition,
-                store.tip.offset,
+                store.next_offset,
+                store.tip,
+                end,
             )
             metrics.SNAPSHOTS_IGNORED.labels("tip").inc()
             store.close()
             set_aside(path)
-            store = StateStore(path, partition)
+            store = self._open[partition] = StateStore(path, partition)
         target = path.with_name(f"{path.name}.restoring")
         try:
             header = snapshots.restore(reader, self.settings, partition, target, store.next_offset)
             if header is None:
-                return store
+                return
             store.close()
             for suffix in ("-wal", "-shm"):  # the old file's log must not replay onto the new
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{path}{suffix}").unlink()
             os.replace(target, path)
+            restored = self._open[partition] = StateStore(path, partition)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
-        restored = StateStore(path, partition)
         log.info(
             "partition %d: state restored from snapshot %s (events offset %d)",
             partition,
             header.snapshot_id,
             restored.next_offset,
         )
-        metrics.SNAPSHOT_RESTORES.inc()
-        return restored
 
 
 @dataclass

@@ -123,6 +123,7 @@ class StateStore:
     def __init__(self, path: Path | None, partition: int) -> None:
         self.path, self.partition = path, partition
         self.lock = threading.RLock()
+        self.closed = False
         self._conn = _connect(path)
         try:
             self._prepare()
@@ -243,6 +244,7 @@ class StateStore:
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self._conn.close()
 
     # -- set-up ------------------------------------------------------------------------
