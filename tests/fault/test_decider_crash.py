@@ -16,6 +16,7 @@ of the per-order register means here.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections import Counter
@@ -41,10 +42,28 @@ ORDERS = 100
 COMMANDS = 1000
 
 
+SNAPSHOTTING = {
+    "ORDERS_DECIDER_SNAPSHOT_EVERY_EVENTS": "100",
+    "ORDERS_DECIDER_SNAPSHOT_EVERY_S": "1",
+    "ORDERS_DECIDER_INSTANCE_ID": "crash",
+}
+
+
+@pytest.mark.parametrize(
+    "wipe",
+    [
+        pytest.param(False, id="restart-on-its-disk"),
+        # Snapshots written all the time (the kill may land in one), the disk lost: the
+        # new decider starts from the partitions' snapshots in Kafka and their tails.
+        pytest.param(True, id="restart-on-a-new-disk", marks=pytest.mark.slow),
+    ],
+)
 def test_kill_9_decider_under_load_loses_and_duplicates_nothing(
-    services: Any, settings_env: Mapping[str, str], tmp_path: Path
+    services: Any, settings_env: Mapping[str, str], tmp_path: Path, wipe: bool
 ) -> None:
     tuning = {"ORDERS_COMMAND_WAIT_MS": "30000", "ORDERS_DECIDER_SESSION_TIMEOUT_MS": "6000"}
+    if wipe:
+        tuning |= SNAPSHOTTING
     decider = services("decider", env=tuning)
     api = services("command-api", env=tuning)
     history = History()
@@ -79,8 +98,21 @@ def test_kill_9_decider_under_load_loses_and_duplicates_nothing(
         interval=0.2,
         message="load did not start",
     )
+    if wipe:
+        wait_until(
+            lambda: (
+                "orders_decider_snapshots_written_total 0.0"
+                not in httpx.get(decider.url("/metrics"), timeout=5).text
+            ),
+            timeout=30,
+            interval=0.2,
+            message="no snapshot written",
+        )
     decider.kill()
-    services("decider", env=tuning)
+    if wipe:
+        state = Path(settings_env["ORDERS_STATE_DIR"])
+        shutil.rmtree(state / f"decider-{settings_env['ORDERS_DECIDER_GROUP']}-crash")
+    restarted = services("decider", env=tuning)
     load.join(timeout=180)
     assert not load.is_alive()
 
@@ -103,6 +135,8 @@ def test_kill_9_decider_under_load_loses_and_duplicates_nothing(
         message="202-answered commands never reached the log",
     )
     check_linearizable(history, tmp_path / "linearizability")
+    if wipe:
+        assert "state restored from snapshot" in restarted.log_path.read_text()
 
 
 RACE_ORDERS = 20
