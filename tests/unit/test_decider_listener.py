@@ -90,3 +90,21 @@ def test_partitions_are_reseeked_only_once_the_writer_has_fenced_its_predecessor
     assert seeks == [0]
     assert not partition.needs_seek.is_set()
     assert partition.epoch == 1
+
+
+def test_a_revoked_partition_lets_go_of_its_book_and_store() -> None:
+    partition = OwnedPartition(TopicPartition("t", 0), PartitionBook(0))
+    released: list[int] = []
+    forgotten: list[int] = []
+    decider = SimpleNamespace(
+        partitions={0: partition},
+        writer=SimpleNamespace(wait_until_out_of=lambda numbers, timeout: True),
+        stores=SimpleNamespace(release=released.append),
+        snapshotter=SimpleNamespace(forget=forgotten.append),
+    )
+    Decider._release(decider, [0])  # type: ignore[arg-type]
+    assert decider.partitions == {}
+    assert partition.revoked.is_set()
+    assert partition.book.retired  # a late flush of the old writer is dropped
+    assert partition.book.flush() is False
+    assert (released, forgotten) == ([0], [0])

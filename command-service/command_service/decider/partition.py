@@ -46,8 +46,8 @@ CATCH_UP_RETRY_S = (0.5, 5.0)
 
 
 Recover = Callable[[PartitionBook, EventReader], PartitionBook]
-"""Checks a freshly opened book's store against the log and swaps in a newer snapshot
-(``recovery.recover``); returns the book to catch up."""
+"""Gives the book to catch up: its store checked against the log, a newer snapshot
+swapped in (``recovery.Stores.book_for``)."""
 
 
 class OwnedPartition:
