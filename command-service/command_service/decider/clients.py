@@ -79,6 +79,18 @@ class DeciderClients:
         """``<group>-<instance>``: the producer's, and the name of the state directory."""
         return f"{self.settings.decider_group}-{self.instance}"
 
+    def snapshot_reader(self) -> Any:
+        """A reader for point reads: snapshot headers and chunks, an event at a tip. Small
+        fetches (a chunk is 512 KiB): a read of one record does not pull megabytes of
+        the records after it."""
+        return committed_reader(
+            self.settings,
+            "orders-decider-snapshots",
+            max_partition_fetch_bytes=1024 * 1024,
+            fetch_max_bytes=1024 * 1024,
+            metrics_enabled=False,
+        )
+
     def snapshot_producer(self) -> Any:
         """A plain (idempotent, not transactional) producer for the snapshots: they are
         a cache, validated when read, and never wait for the writer's transactions."""

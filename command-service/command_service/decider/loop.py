@@ -59,7 +59,9 @@ class Decider:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.clients = clients or DeciderClients(settings)
         self.stores = Stores(
-            settings, Path(settings.state_dir) / f"decider-{self.clients.transactional_id}"
+            settings,
+            Path(settings.state_dir) / f"decider-{self.clients.transactional_id}",
+            reader=self.clients.snapshot_reader,
         )
         self.partitions: dict[int, OwnedPartition] = {}
         self.retired: list[Writer] = []  # replaced writers still running
@@ -79,7 +81,7 @@ class Decider:
             settings,
             self.stores,
             producer=self.clients.snapshot_producer,
-            reader=self.clients.event_reader,
+            reader=self.clients.snapshot_reader,
             identity=self._identity,
             owned=lambda: [n for n, p in list(self.partitions.items()) if p.caught_up.is_set()],
         )
@@ -218,7 +220,7 @@ class Decider:
     def _owned(self, tp: TopicPartition) -> OwnedPartition:
         """A partition to own: its first catch-up takes its book from the stores."""
         number = tp.partition
-        return OwnedPartition(tp, recover=lambda _, reader: self.stores.book_for(number, reader))
+        return OwnedPartition(tp, recover=lambda _book: self.stores.book_for(number))
 
     def _new_writer(self) -> Writer:
         return Writer(

@@ -36,7 +36,7 @@ from command_service import answers
 from command_service.decider import metrics
 from command_service.decider.book import PartitionBook
 from command_service.decider.catchup import catch_up
-from command_service.decider.ports import EventReader, Outbox, WriterClients
+from command_service.decider.ports import Outbox, WriterClients
 from command_service.verdicts import Verdict
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ CATCH_UP_RETRY_S = (0.5, 5.0)
 """Back-off between catch-up attempts while the broker refuses or is away (first, max)."""
 
 
-Recover = Callable[[PartitionBook, EventReader], PartitionBook]
+Recover = Callable[[PartitionBook], PartitionBook]
 """Gives the book to catch up: its store checked against the log, a newer snapshot
 swapped in (``recovery.Stores.book_for``)."""
 
@@ -100,11 +100,11 @@ class OwnedPartition:
         delay, longest = CATCH_UP_RETRY_S
         while not self.revoked.is_set():
             try:
+                if self.recover is not None:
+                    self.book = self.recover(self.book)
+                    self.recover = None
                 reader = clients.event_reader()
                 try:
-                    if self.recover is not None:
-                        self.book = self.recover(self.book, reader)
-                        self.recover = None
                     with metrics.CATCHUP_SECONDS.time():
                         events = catch_up(reader, topic, self.book, self.revoked.is_set)
                 finally:

@@ -53,8 +53,12 @@ SNAPSHOT_CHECK_S = 1.0
 class Stores:
     """The open partition stores of one decider process."""
 
-    def __init__(self, settings: Settings, directory: Path) -> None:
+    def __init__(
+        self, settings: Settings, directory: Path, reader: Callable[[], EventReader]
+    ) -> None:
+        """``reader``: makes the small-fetch reader of snapshots and tips."""
         self.settings, self.directory = settings, directory
+        self._reader = reader
         self._open: dict[int, StateStore] = {}
         self._recovered: set[int] = set()
         self._locks: dict[int, threading.Lock] = {}
@@ -67,7 +71,7 @@ class Stores:
         with self._guard:
             return self._locks.setdefault(partition, threading.Lock())
 
-    def book_for(self, partition: int, reader: EventReader) -> PartitionBook:
+    def book_for(self, partition: int) -> PartitionBook:
         """A book over the partition's store, recovered (steps 1 and 2) the first time in
         this assignment."""
         with self._lock(partition):
@@ -75,7 +79,11 @@ class Stores:
             if store is None or store.closed:
                 store = self._open[partition] = open_store(self.path(partition), partition)
             if partition not in self._recovered:
-                self._recover(partition, reader)
+                reader = self._reader()
+                try:
+                    self._recover(partition, reader)
+                finally:
+                    reader.close()
                 self._recovered.add(partition)
             return PartitionBook(
                 partition, self.settings.decider_dedup_window, self._open[partition]

@@ -70,7 +70,7 @@ HEADER_VERSION = 1
 """The header's own layout (the state's is ``store.SCHEMA``)."""
 TIMEOUT_S = 60.0
 """Bound on every wait for the broker (an acknowledgement, a read to a partition's end)."""
-FIRST_WINDOW = 64
+FIRST_WINDOW = 4
 """``latest`` reads the last this many records first, then windows 4 times larger."""
 TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
