@@ -25,13 +25,12 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from command_service.decider import metrics, snapshots
 from command_service.decider.snapshots import SnapshotHeader, WriterIdentity
 from command_service.decider.store import SCHEMA, Outcome, StateStore, Tip, read_meta
-from ordersource.codec import encode_event, event_headers
-from ordersource.domain import Event, evolve
+from ordersource.domain import evolve
 from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
 from tests.support.events import placed
 from tests.support.kafka_infra import KafkaBroker
-from tests.support.read_side import transactional_producer
+from tests.support.read_side import append
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -53,7 +52,15 @@ class Env:
     def event(self, order_id: str, *, abort: bool = False, partition: int = 0) -> Tip:
         """Append one event to the event log in a transaction (``abort``: aborted)."""
         event = placed(order_id)
-        return Tip(append_event(self.settings, event, partition, abort), event.event_id)
+        settings = self.settings
+        (offset,) = append(
+            settings.kafka_bootstrap,
+            settings.events_topic,
+            [event],
+            abort=abort,
+            partition=partition,
+        )
+        return Tip(offset, event.event_id)
 
     def store_file(
         self, partition: int, tip: Tip | None, next_offset: int, orders: int = 200
@@ -93,28 +100,6 @@ class Env:
     def restore(self, partition: int = 0, local_next_offset: int = 0) -> SnapshotHeader | None:
         target = self.tmp / f"restored-{partition}.sqlite"
         return snapshots.restore(self.reader, self.settings, partition, target, local_next_offset)
-
-
-def append_event(settings: Settings, event: Event, partition: int, abort: bool) -> int:
-    producer = transactional_producer(settings.kafka_bootstrap)
-    try:
-        producer.begin_transaction()
-        future = producer.send(
-            settings.events_topic,
-            key=event.order_id.encode(),
-            value=encode_event(event),
-            headers=event_headers(event),
-            partition=partition,
-        )
-        producer.flush()
-        offset = int(future.get(timeout=10).offset)
-        if abort:
-            producer.abort_transaction()
-        else:
-            producer.commit_transaction()
-    finally:
-        producer.close()
-    return offset
 
 
 @pytest.fixture

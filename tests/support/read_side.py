@@ -36,28 +36,41 @@ def transactional_producer(bootstrap: str) -> KafkaProducer:
 
 
 def append(
-    bootstrap: str, topic: str, events: Iterable[Event], *, abort: bool = False, chunk: int = 500
-) -> None:
-    """Append events in transactions of ``chunk`` records; ``abort`` aborts every one."""
+    bootstrap: str,
+    topic: str,
+    events: Iterable[Event],
+    *,
+    abort: bool = False,
+    chunk: int = 500,
+    partition: int | None = None,
+) -> list[int]:
+    """Append events in transactions of ``chunk`` records; ``abort`` aborts every one.
+    ``partition``: where they go (None: by key). Returns the records' offsets."""
     producer = transactional_producer(bootstrap)
+    offsets: list[int] = []
     try:
         batch = list(events)
         for start in range(0, len(batch), chunk):
             producer.begin_transaction()
-            for event in batch[start : start + chunk]:
+            futures = [
                 producer.send(
                     topic,
                     key=event.order_id.encode(),
                     value=encode_event(event),
                     headers=event_headers(event),
+                    partition=partition,
                 )
+                for event in batch[start : start + chunk]
+            ]
             producer.flush()
+            offsets += [int(f.get(timeout=10).offset) for f in futures]
             if abort:
                 producer.abort_transaction()
             else:
                 producer.commit_transaction()
     finally:
         producer.close()
+    return offsets
 
 
 def append_raw(bootstrap: str, topic: str, key: bytes | None, value: bytes | None) -> None:
