@@ -29,13 +29,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FULL = {"orders": 200_000, "rates": [100, 250, 500, 1000, 2000], "seconds": 12.0,
         "query_rates": [500, 1000, 1500, 2000, 2500, 3000], "noop_rates": [500, 1500, 3000],
         "query_seconds": 10.0, "workers": 64, "vegeta_ladder": True,
-        "perf_records": 1_000_000, "redis_requests": 500_000, "book_orders": 20_000,
+        "perf_records": 1_000_000, "redis_requests": 500_000, "book_orders": 50_000,
         "warmup_seconds": 60.0}  # fmt: skip
 QUICK = {**FULL, "orders": 20_000, "rates": [100, 200, 300, 400, 800], "seconds": 5.0,
          "query_rates": [500, 1000, 1500, 2000, 2500], "noop_rates": [500], "query_seconds": 5.0,
          "vegeta_ladder": False,
          "perf_records": 200_000,
-         "redis_requests": 100_000, "book_orders": 5_000, "warmup_seconds": 30.0}  # fmt: skip
+         "redis_requests": 100_000, "book_orders": 20_000, "warmup_seconds": 30.0}  # fmt: skip
 
 
 def generate(stack: Stack, orders: int) -> dict[str, Any]:
