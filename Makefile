@@ -15,7 +15,7 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
 
 .PHONY: help prerequisites install kafka-libs run stop status test lint typecheck pytest unit component \
-  integration e2e clean test-all fault bench docs
+  integration e2e clean test-all fault bench bench-restart docs
 
 help:
 	@echo "make prerequisites  apt-get install redis-server, JDK 17, Maven, curl if missing (as root)"
@@ -29,6 +29,7 @@ help:
 	@echo "make fault        every fault-injection test; table in bench/results/faults-<time>.md"
 	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
 	@echo "                  (own Kafka/Redis/services on free ports; ~16 min; BENCH_QUICK=1: ~5 min)"
+	@echo "make bench-restart  decider restart after kill -9, 1M and 10M events (~1 h; BENCH_QUICK=1)"
 	@echo "make docs         regenerate docs/ reference pages (configuration, API, metrics) from the code"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
 
@@ -103,6 +104,11 @@ docs: install
 # Not part of `make test`: no timing assertions in pytest. Results in bench/results/.
 bench: prerequisites install kafka-libs
 	$(BIN)/python -m bench.run
+
+# The decider's restart after kill -9 with 1M and 10M events in the log (bench/restart.py;
+# own stack like `make bench`). BENCH_QUICK=1: 100k and 300k events, a few minutes.
+bench-restart: prerequisites install kafka-libs
+	$(BIN)/python -m bench.restart $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 clean: stop
 	rm -rf .state

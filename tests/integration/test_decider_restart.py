@@ -82,11 +82,11 @@ def test_restarts_from_local_state_and_from_a_snapshot_decide_like_the_whole_log
         if wipe:
             assert "state restored from snapshot" in decider.log_path.read_text()
         for key, first in answers.items():
-            n = key.split("-")[1]
+            order = f"r-{key.split('-')[1]}"
             path, body = (
-                ("/orders", place_body(f"r-{n}"))
+                ("/orders", place_body(order))
                 if key.startswith("place")
-                else (f"/orders/r-{n}/cancel", {"reason": "test"})
+                else (f"/orders/{order}/cancel", {"reason": "test"})
             )
             retried = post(api, path, body, key)
             assert (retried.status_code, retried.json()) == (first.status_code, first.json()), key
