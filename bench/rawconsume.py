@@ -19,7 +19,7 @@ def consume(bootstrap: str, topic: str) -> dict[str, float]:
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         isolation_level="read_committed",
-        max_partition_fetch_bytes=8 * 1024 * 1024,  # as the decider's catch-up reader
+        max_partition_fetch_bytes=8 * 1024 * 1024,  # its fastest; the decider's reader: 2 MiB
     )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]

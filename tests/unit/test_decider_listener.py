@@ -76,6 +76,7 @@ def test_partitions_are_reseeked_only_once_the_writer_has_fenced_its_predecessor
         consumer=SimpleNamespace(paused=lambda: paused, pause=paused.add, resume=paused.discard),
         _seek_committed=lambda tp: seeks.append(tp.partition),
         retired=[],
+        turns=None,
         clients=None,
         courier=None,
     )

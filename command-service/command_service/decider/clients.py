@@ -114,6 +114,8 @@ class DeciderClients:
         return committed_reader(
             self.settings,
             "orders-decider",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            # 2 MiB, not 8: the same rate, and half the peak memory of a catch-up (500k
+            # events: 11,436 events/s and 176 MiB against 10,593 and 329 MiB).
+            max_partition_fetch_bytes=2 * 1024 * 1024,
             metrics_enabled=False,
         )

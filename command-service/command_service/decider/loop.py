@@ -27,7 +27,7 @@ from kafka.errors import KafkaError
 from command_service.decider import metrics, rejoin, snapshots
 from command_service.decider.clients import DeciderClients
 from command_service.decider.courier import VerdictCourier
-from command_service.decider.partition import OwnedPartition
+from command_service.decider.partition import CATCH_UPS_AT_ONCE, OwnedPartition
 from command_service.decider.recovery import Snapshotter, Stores
 from command_service.decider.writer import Delivery, Writer
 from ordersource.readiness import Readiness, readiness
@@ -64,6 +64,7 @@ class Decider:
             reader=self.clients.snapshot_reader,
         )
         self.partitions: dict[int, OwnedPartition] = {}
+        self.turns = threading.Semaphore(CATCH_UPS_AT_ONCE)  # the catch-ups take turns
         self.retired: list[Writer] = []  # replaced writers still running
         self.refused_by_retired = 0  # transactions refused by replaced writers now ended
         self.generation = -1  # the consumer group generation of the last poll
@@ -189,7 +190,9 @@ class Decider:
                     log.info("partition %d: cannot re-seek yet (%s)", tp.partition, exc)
                 else:
                     partition.needs_seek.clear()
-                    partition.start_catch_up(self.clients, self.settings.events_topic, self.courier)
+                    partition.start_catch_up(
+                        self.clients, self.settings.events_topic, self.courier, self.turns
+                    )
             hold = busy or not partition.caught_up.is_set()
             if hold and tp not in paused:
                 self.consumer.pause(tp)
