@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
+from kafka.errors import FencedInstanceIdError, KafkaError
 
 from command_service.decider import metrics, rejoin, snapshots
 from command_service.decider.clients import DeciderClients
@@ -125,7 +125,19 @@ class Decider:
         self.snapshotter.start()
         self.consumer.subscribe([topic], listener=_Listener(self))
         while not self.stopping.is_set():
-            batch = self.consumer.poll(timeout_ms=100)
+            try:
+                batch = self.consumer.poll(timeout_ms=100)
+            except FencedInstanceIdError:
+                # Another live decider joined with our ORDERS_DECIDER_INSTANCE_ID (its
+                # group.instance.id): the broker fenced us. Nothing wrong can commit
+                # (our transactions carry the old membership); wait, then take it back.
+                log.error(
+                    "fenced by another decider with the same ORDERS_DECIDER_INSTANCE_ID; "
+                    "rejoining in %.0f s",
+                    FENCED_BACKOFF_S,
+                )
+                self.stopping.wait(FENCED_BACKOFF_S)
+                continue
             rejoin.unstick(self.consumer)
             self._rebalance()
             if batch:
@@ -243,7 +255,9 @@ class Decider:
         self.writer.join(timeout=REVOKE_WAIT_S)
         self.snapshotter.stop()
         self.stores.close()
-        self.consumer.close(autocommit=False)  # leave the group: the partitions move on
+        # A static member does not leave the group: its partitions wait for it (a
+        # restart) or move on after its session timeout (a scale-down).
+        self.consumer.close(autocommit=False)
         self.courier.stop()  # after the writer: its last verdicts get a chance
         self.clients.redis.close()
 
