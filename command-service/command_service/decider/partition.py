@@ -85,6 +85,15 @@ class OwnedPartition:
         self.caught_up.clear()
         self.needs_seek.set()
 
+    def _take_turn(self, turns: threading.Semaphore | None) -> bool:
+        """Wait for this partition's turn to fold; False if it was revoked meanwhile."""
+        if turns is None:
+            return True
+        while not turns.acquire(timeout=0.2):
+            if self.revoked.is_set():
+                return False
+        return True
+
     def recent_verdicts(self) -> list[Verdict]:
         return [answers.accepted(cid, o) for cid, o in self.book.recent_outcomes()]
 
@@ -112,17 +121,6 @@ class OwnedPartition:
         recent verdicts (``SET NX``: answers a crash may have lost). Retries with
         back-off until it succeeds or the partition is revoked; an attempt that fails
         half-way leaves the book consistent up to its ``next_offset``."""
-        if turns is not None:
-            while not turns.acquire(timeout=0.2):
-                if self.revoked.is_set():
-                    return
-        try:
-            self._catch_up_now(clients, topic, outbox)
-        finally:
-            if turns is not None:
-                turns.release()
-
-    def _catch_up_now(self, clients: WriterClients, topic: str, outbox: Outbox) -> None:
         delay, longest = CATCH_UP_RETRY_S
         while not self.revoked.is_set():
             try:
@@ -131,8 +129,16 @@ class OwnedPartition:
                     self.recover = None
                 reader = clients.event_reader()
                 try:
-                    with metrics.CATCHUP_SECONDS.time():
-                        events = catch_up(reader, topic, self.book, self.revoked.is_set)
+                    # Only the fold takes turns: the store checks and snapshot downloads
+                    # before it wait on Kafka, and overlap.
+                    if not self._take_turn(turns):
+                        return
+                    try:
+                        with metrics.CATCHUP_SECONDS.time():
+                            events = catch_up(reader, topic, self.book, self.revoked.is_set)
+                    finally:
+                        if turns is not None:
+                            turns.release()
                 finally:
                     reader.close()
             except (KafkaError, OSError, sqlite3.Error) as exc:
