@@ -12,9 +12,10 @@ The life of an owned partition:
    owner reads anything.
 3. then ``start_catch_up`` folds the committed events past the book's offset on a thread
    of its own, re-announces the book's recent verdicts and sets ``caught_up``. The
-   catch-ups take turns (``CATCH_UPS_AT_ONCE``): under the GIL, parallel ones are not
-   faster (kafka-python's parsing and the fold are Python), only bigger, and the first
-   partitions are decided on sooner. The first catch-up of an assignment first checks
+   folds take turns (``CATCH_UPS_AT_ONCE``): under the GIL, parallel ones are not faster
+   (kafka-python's parsing and the fold are Python), only bigger, and the first
+   partitions are decided on sooner; what waits on Kafka before a fold (the store's
+   checks, a snapshot's download) overlaps. The first catch-up of an assignment first checks
    the local store against the log and takes the partition's newest snapshot from Kafka
    if it is further ahead (``recovery.py``).
 4. the writer decides its commands; a refused transaction discards the book's unflushed
