@@ -193,8 +193,12 @@ def test_publish_then_restore_round_trips_a_store(env: Env) -> None:
     )
     assert env.restore(local_next_offset=tip.offset + 2) == second
     records = list(read_partition(env.reader, TopicPartition(env.topic, 0), timeout_s=30))
-    tombstones = [r.key for r in records if r.value is None and r.offset > second.offset]
+    tombstones = [
+        r.key for r in records if r.value is None and r.offset > second.first_chunk_offset
+    ]
     assert tombstones == header.chunk_keys()
+    # ... and the header is written again after them: the partition's last record.
+    assert (records[-1].offset, records[-1].key) == (second.offset, b"0")
 
 
 class FlipByte:

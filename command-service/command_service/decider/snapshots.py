@@ -9,7 +9,10 @@ chunks of ``CHUNK_BYTES`` keyed ``N/<snapshot id>/<i>``, then one header keyed `
 and the last folded event, the *tip*), the store schema, the file's size, SHA-256,
 chunk count and where chunk 0 is, and who wrote it (transactional id, producer epoch,
 group generation: for the post-mortem). Compaction keeps the newest header per
-partition; the previous snapshot's chunks are tombstoned once a new header is written.
+partition; the previous snapshot's chunks are tombstoned once a new header is written,
+and then the header is written once more, so that the newest header is the partition's
+last record: finding it reads a few records, never back through the tombstones into
+the chunks (that read grew with the state: 1.8 s of a restart at 10M events).
 
 Write order, and why kill -9 mid-write is safe: all chunks are written and acknowledged
 before the header that names them, and the old chunks are tombstoned only after the new
@@ -230,7 +233,8 @@ def publish(
 ) -> SnapshotHeader:
     """Send ``file`` (a store copy consistent as of ``next_offset``/``tip``) as partition
     ``partition``'s newest snapshot: its chunks, then once they are all acknowledged its
-    header, then tombstones for ``previous``'s chunks and ``strays`` (``stray_chunks``).
+    header, then tombstones for ``previous``'s chunks and ``strays`` (``stray_chunks``)
+    and the same header again (the newest record: found at once by ``latest``).
     Returns the header written. A KafkaError before the header leaves ``previous`` the
     newest snapshot. The caller counts it (``orders_decider_snapshot*``, with the copy's
     time: ``recovery.py``)."""
@@ -276,7 +280,12 @@ def publish(
         try:
             for key in old:
                 producer.send(topic, value=None, key=key, partition=partition)
-            producer.flush(timeout=TIMEOUT_S)
+            # The header once more, last: ``latest`` finds it in the partition's last few
+            # records instead of reading back through the tombstones into the chunks.
+            again = producer.send(
+                topic, value=encode_header(header), key=_header_key(partition), partition=partition
+            )
+            header = replace(header, offset=again.get(timeout=TIMEOUT_S).offset)
         except KafkaError as exc:  # the snapshot stands; its predecessor's chunks linger
             log.warning("partition %d: old snapshot chunks not tombstoned: %r", partition, exc)
     log.debug(
