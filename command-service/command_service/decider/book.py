@@ -58,6 +58,7 @@ class PartitionBook:
         """The last event folded (its offset and id): where a snapshot is checked."""
         self.orders: dict[str, OrderState] = {}  # changed since the last flush
         self.outcomes: dict[str, Outcome] = {}  # new since the last flush, in order
+        self._decided: set[str] = set()  # of those, judged here: the store has none of them
         self.skipped = 0
         self.retired = False
         """Set (under the store's lock) once another book took over the store: a late
@@ -122,6 +123,7 @@ class PartitionBook:
             return [], error
         for event in events:
             self.apply(event, command.request_hash)
+        self._decided.add(command_id)  # ``outcome`` just found it nowhere, the store included
         return events, self.outcomes[command_id]
 
     def committed(self, next_offset: int, tip: Tip | None) -> None:
@@ -137,7 +139,8 @@ class PartitionBook:
             if self.retired:
                 return False
             if self.orders or self.outcomes or self.next_offset != self.store.next_offset:
-                stored = self.store.outcomes(list(self.outcomes))
+                unchecked = [c for c in self.outcomes if c not in self._decided]
+                stored = self.store.outcomes(unchecked)
                 for command_id, earlier in stored.items():
                     self.outcomes[command_id] = earlier.followed_by(self.outcomes[command_id])
                 self.store.commit(
@@ -147,12 +150,12 @@ class PartitionBook:
                     self.tip,
                     self.dedup_window,
                 )
-        self.orders, self.outcomes = {}, {}
+        self.orders, self.outcomes, self._decided = {}, {}, set()
         return True
 
     def discard(self) -> None:
         """Forget what was not flushed: the book is the store's state again."""
-        self.orders, self.outcomes = {}, {}
+        self.orders, self.outcomes, self._decided = {}, {}, set()
         self.next_offset, self.tip = self.store.next_offset, self.store.tip
 
     def retire(self) -> None:
