@@ -22,7 +22,7 @@ from ordersource.runtime import configure_logging, enable_stack_dumps
 from ordersource.settings import Settings
 from projector.runtime.app import create_app
 from projector.runtime.clients import Clients
-from projector.runtime.topics import ensure_topics
+from projector.runtime.topics import ensure_projector_topics
 
 STOP_GRACE_S = 15.0
 
@@ -57,7 +57,7 @@ def _start_watchdog() -> None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, "projector")
-    ensure_topics(settings)
+    ensure_projector_topics(settings)
     app = create_app(settings, clients=Clients.build(settings))
     app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the leaf
     # The projector allocates many short-lived objects per event; with CPython's default

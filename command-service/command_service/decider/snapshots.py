@@ -50,7 +50,6 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from command_service.decider import metrics
@@ -59,6 +58,7 @@ from ordersource import codec
 from ordersource.connections import kafka_options
 from ordersource.kafka_read import read_partition
 from ordersource.settings import Settings
+from ordersource.topics import TopicMisconfigured, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ TOPIC_CONFIGS = {
     "max.message.bytes": str(MAX_MESSAGE_BYTES),
 }
 """The snapshots topic's configs (as ``deploy/local/create-topics`` creates it)."""
-UNKNOWN_TOPIC = 3
 
 
 class SnapshotUnusable(Exception):
@@ -91,10 +90,6 @@ class SnapshotUnusable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class TopicMisconfigured(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,30 +176,21 @@ def decode_header(value: bytes | None, offset: int = -1) -> SnapshotHeader:
 
 # -- the topic -------------------------------------------------------------------------
 def ensure_topic(settings: Settings) -> None:
-    """Create the snapshots topic if it is missing (idempotent; like
-    ``deploy/local/create-topics``). One with fewer partitions than ``ORDERS_PARTITIONS``
-    is an error: partition N's snapshots go to partition N."""
+    """Create the snapshots topic if it is missing (``ordersource.topics``). One with fewer
+    partitions than ``ORDERS_PARTITIONS`` is an error: partition N's snapshots go to
+    partition N."""
     name = settings.snapshots_topic
-    admin = KafkaAdminClient(**kafka_options(settings), client_id="orders-decider-snapshots")
-    try:
-        (described,) = admin.describe_topics([name])
-        if described["error_code"] == UNKNOWN_TOPIC:
-            log.warning("creating missing topic %s", name)
-            spec = {
-                "num_partitions": settings.partitions,
-                "replication_factor": settings.replication_factor,
-                "configs": TOPIC_CONFIGS,
-            }
-            admin.create_topics({name: spec}, raise_errors=False, wait_for_metadata=True)
-            return
-        found = len(described["partitions"])
-        if found < settings.partitions:
-            raise TopicMisconfigured(
-                f"topic {name} has {found} partitions but ORDERS_PARTITIONS="
-                f"{settings.partitions}; delete it (it is only a cache) or fix the setting"
-            )
-    finally:
-        admin.close()
+    spec = {
+        "num_partitions": settings.partitions,
+        "replication_factor": settings.replication_factor,
+        "configs": TOPIC_CONFIGS,
+    }
+    found = ensure_topics(settings, {name: spec}, "orders-decider-snapshots")[name]
+    if found is not None and found < settings.partitions:
+        raise TopicMisconfigured(
+            f"topic {name} has {found} partitions but ORDERS_PARTITIONS="
+            f"{settings.partitions}; delete it (it is only a cache) or fix the setting"
+        )
 
 
 def new_producer(settings: Settings, client_id: str) -> KafkaProducer:

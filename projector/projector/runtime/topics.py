@@ -9,21 +9,12 @@ a clear message, because per-partition checkpoints would not mean what they say.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from kafka.admin import KafkaAdminClient
-
-from ordersource.connections import kafka_options
 from ordersource.settings import Settings
+from ordersource.topics import TopicMisconfigured, ensure_topics
 
-log = logging.getLogger(__name__)
-
-UNKNOWN_TOPIC = 3
-
-
-class TopicMisconfigured(RuntimeError):
-    pass
+__all__ = ["TopicMisconfigured", "ensure_projector_topics", "topic_specs"]
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -38,21 +29,11 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def ensure_topics(settings: Settings) -> None:
-    specs = topic_specs(settings)
-    admin = KafkaAdminClient(**kafka_options(settings), client_id="orders-projector")
-    try:
-        described = {t["name"]: t for t in admin.describe_topics(list(specs))}
-        missing = {n: s for n, s in specs.items() if described[n]["error_code"] == UNKNOWN_TOPIC}
-        if missing:
-            log.warning("creating missing topics %s", sorted(missing))
-            admin.create_topics(missing, raise_errors=False, wait_for_metadata=True)
-        events = described[settings.events_topic]
-        found = len(events["partitions"])
-        if settings.events_topic not in missing and found != settings.partitions:
-            raise TopicMisconfigured(
-                f"topic {settings.events_topic} has {found} partitions but "
-                f"ORDERS_PARTITIONS={settings.partitions}; fix the setting or the topic"
-            )
-    finally:
-        admin.close()
+def ensure_projector_topics(settings: Settings) -> None:
+    found = ensure_topics(settings, topic_specs(settings), "orders-projector")
+    partitions = found[settings.events_topic]
+    if partitions is not None and partitions != settings.partitions:
+        raise TopicMisconfigured(
+            f"topic {settings.events_topic} has {partitions} partitions but "
+            f"ORDERS_PARTITIONS={settings.partitions}; fix the setting or the topic"
+        )
