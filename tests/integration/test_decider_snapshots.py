@@ -23,6 +23,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from command_service.decider import metrics, snapshots
+from command_service.decider.recovery import Snapshotter, Stores
 from command_service.decider.snapshots import SnapshotHeader, WriterIdentity
 from command_service.decider.store import SCHEMA, Outcome, StateStore, Tip, read_meta
 from ordersource.domain import evolve
@@ -423,3 +424,64 @@ def test_kill_9_during_a_snapshot_write_leaves_the_previous_one(env: Env) -> Non
     assert snapshots.stray_chunks(env.reader, env.topic, 0, c) == []
     assert snapshots.stray_chunks(env.reader, env.topic, 0, a) == c.chunk_keys()
     assert env.restore(local_next_offset=a.next_offset) == c
+
+
+def test_a_refused_snapshot_is_said_and_retried_and_deciding_goes_on(
+    env: Env, kafka: KafkaBroker
+) -> None:
+    """The broker answers but refuses every chunk (``max.message.bytes`` below a chunk):
+    the round fails, ``status()`` (on /readyz) and the gauge say so with the reason and
+    keep the first failure's time; once the topic takes chunks again, the next round
+    writes the snapshot and clears both."""
+    settings = env.settings.model_copy(update={"decider_snapshot_every_events": 100})
+    stores = Stores(settings, env.tmp / "state", lambda: committed_reader(settings, "t-tips"))
+    try:
+        book = stores.book_for(0)
+        events = [placed(f"order-{i}") for i in range(150)]
+        offsets = append(settings.kafka_bootstrap, settings.events_topic, events, partition=0)
+        book.store.commit(
+            [evolve(None, e) for e in events],
+            [],
+            offsets[-1] + 2,  # past the commit marker
+            Tip(offsets[-1], events[-1].event_id),
+            window=1000,
+        )
+        snapshotter = Snapshotter(
+            settings,
+            stores,
+            producer=lambda: snapshots.new_producer(settings, "t-snapshotter"),
+            reader=lambda: committed_reader(settings, "t-snapshot-reader"),
+            identity=lambda: WRITER,
+            owned=lambda: [0],
+        )
+        failures = metrics.SNAPSHOT_FAILURES._value.get()
+        with kafka.admin() as admin:
+            admin.alter_configs([topic_configs(env.topic, {"max.message.bytes": "1024"})])
+        wait_until(
+            lambda: not snapshotter.attempt() and snapshotter.failure,
+            30,
+            message="a chunk over max.message.bytes was taken",
+        )
+        first = snapshotter.status()
+        assert first["failing"] is True
+        assert "TooLarge" in str(first["reason"]), first
+        assert not snapshotter.attempt()
+        assert snapshotter.status()["since"] == first["since"]  # the streak's start
+        assert metrics.REGISTRY.get_sample_value("orders_decider_snapshots_failing") == 1
+        assert metrics.SNAPSHOT_FAILURES._value.get() >= failures + 2
+        assert snapshots.latest(env.reader, env.topic, 0) is None
+
+        with kafka.admin() as admin:
+            admin.alter_configs([topic_configs(env.topic, {"max.message.bytes": "1048588"})])
+        wait_until(snapshotter.attempt, 30, message="the snapshot was never written")
+        assert snapshotter.status() == {"failing": False}
+        assert metrics.REGISTRY.get_sample_value("orders_decider_snapshots_failing") == 0
+        header = snapshots.latest(env.reader, env.topic, 0)
+        assert header is not None
+        assert header.next_offset == offsets[-1] + 2
+    finally:
+        stores.close()
+
+
+def topic_configs(topic: str, configs: dict[str, str]) -> ConfigResource:
+    return ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)

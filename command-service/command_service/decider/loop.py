@@ -105,9 +105,15 @@ class Decider:
         )
 
     def readiness(self) -> Readiness:
-        """/readyz: caught up, and Redis reachable (else verdicts wait undelivered)."""
+        """/readyz: caught up, and Redis reachable (else verdicts wait undelivered); how
+        the snapshots fare is said beside, without making the decider unready."""
         checks = {"caught_up": self.is_ready(), "redis": self.courier.redis_ok}
-        return readiness(checks, ["redis"], undelivered_verdicts=len(self.courier))
+        return readiness(
+            checks,
+            ["redis"],
+            undelivered_verdicts=len(self.courier),
+            snapshots=self.snapshotter.status(),
+        )
 
     def run(self) -> None:
         topic = self.settings.commands_topic

@@ -74,6 +74,17 @@ class DeciderMetrics:
         )
         for reason in ("corrupt", "schema", "tip"):
             self.snapshots_ignored.labels(reason)
+        self.snapshot_failures = Counter(
+            "orders_decider_snapshot_failures_total",
+            "Snapshot attempts that failed (Kafka refused or did not answer; retried with "
+            "back-off, deciding goes on)",
+            registry=registry,
+        )
+        self.snapshots_failing = Gauge(
+            "orders_decider_snapshots_failing",
+            "1 while the snapshotter's last attempt failed (also on /readyz under snapshots)",
+            registry=registry,
+        )
         self.snapshot_restores = Counter(
             "orders_decider_snapshot_restores_total",
             "Partition states restored from a snapshot",
@@ -105,6 +116,8 @@ VERDICTS_DROPPED = _METRICS.verdicts_dropped
 REDIS_UP = _METRICS.redis_up
 SNAPSHOTS_WRITTEN = _METRICS.snapshots_written
 SNAPSHOTS_IGNORED = _METRICS.snapshots_ignored
+SNAPSHOT_FAILURES = _METRICS.snapshot_failures
+SNAPSHOTS_FAILING = _METRICS.snapshots_failing
 SNAPSHOT_RESTORES = _METRICS.snapshot_restores
 SNAPSHOT_SECONDS = _METRICS.snapshot_seconds
 SNAPSHOT_BYTES = _METRICS.snapshot_bytes

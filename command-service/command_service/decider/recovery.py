@@ -27,11 +27,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_CHECK_S = 1.0
 """How often the snapshotter looks whether a partition is due."""
+SNAPSHOT_BACKOFF_MAX_S = 30.0
+"""The longest wait between failed snapshot rounds (doubling from ``SNAPSHOT_CHECK_S``)."""
 
 
 class Stores:
@@ -178,24 +182,49 @@ class Snapshotter(threading.Thread):
         self.stopping = threading.Event()
         self.last: dict[int, _Due] = {}
         self._producer: Any = None
+        self.failure: dict[str, str] | None = None
+        """Why the last round failed, and since when (None: it did not)."""
 
     def run(self) -> None:
         delay = SNAPSHOT_CHECK_S
         while not self.stopping.wait(delay):
-            try:
-                for partition in self.owned():
-                    if self.stopping.is_set():
-                        break
-                    self._maybe_snapshot(partition)
-                delay = SNAPSHOT_CHECK_S
-            except (KafkaError, OSError) as exc:
-                log.warning("cannot write a snapshot (%s); retrying", exc)
-                self._close_producer()
-                delay = min(30.0, delay * 2)
-            except Exception:  # a bug must not end snapshots for good
-                log.exception("snapshotter failed; going on")
-                delay = 30.0
+            delay = SNAPSHOT_CHECK_S if self.attempt() else min(SNAPSHOT_BACKOFF_MAX_S, delay * 2)
         self._close_producer()
+
+    def attempt(self) -> bool:
+        """One round over the owned partitions: the due ones are snapshotted. False if it
+        failed (``failure`` says why and since when, until a round succeeds)."""
+        try:
+            for partition in self.owned():
+                if self.stopping.is_set():
+                    break
+                self._maybe_snapshot(partition)
+        except (KafkaError, OSError, sqlite3.Error) as exc:
+            log.warning("cannot write a snapshot (%r); retrying", exc)
+            self._close_producer()
+            self._failed(exc)
+            return False
+        except Exception as exc:  # a bug must not end snapshots for good
+            log.exception("snapshotter failed; going on")
+            self._failed(exc)
+            return False
+        if self.failure is not None:
+            log.info("snapshots are written again")
+        self.failure = None
+        metrics.SNAPSHOTS_FAILING.set(0)
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        metrics.SNAPSHOT_FAILURES.inc()
+        metrics.SNAPSHOTS_FAILING.set(1)
+        since = self.failure["since"] if self.failure else datetime.now(UTC).isoformat()
+        self.failure = {"reason": f"{type(exc).__name__}: {exc}"[:300], "since": since}
+
+    def status(self) -> dict[str, object]:
+        """For /readyz: snapshots are a cache, so failing ones do not make the decider
+        unready (it still decides), but an operator sees it, and restarts get slower."""
+        failure = self.failure
+        return {"failing": False} if failure is None else {"failing": True, **failure}
 
     def _maybe_snapshot(self, partition: int) -> None:
         store = self.stores.opened().get(partition)
