@@ -12,7 +12,8 @@ PACKAGES := shared command-service query-service projector
 PYTEST_ARGS ?=
 # Sources and scripts the shell linter checks (only if shellcheck is installed in .venv).
 SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status \
-  deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka $(wildcard deploy/local/bin/*)
+  deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka deploy/compose/kafka-topics \
+  $(wildcard deploy/local/bin/*)
 
 .PHONY: help prerequisites install kafka-libs run stop status test lint typecheck pytest unit component \
   integration e2e clean test-all fault bench bench-restart docs
