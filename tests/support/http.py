@@ -8,6 +8,18 @@ from typing import Any
 
 import httpx
 
+KEEPALIVE_S = 2.0
+"""How long the tests' clients keep an idle connection: well under uvicorn's
+``timeout_keep_alive`` (5 s). With both at 5 s (httpx's default) a client may send on a
+connection at the moment the server closes it, and a POST fails with ``ReadError``
+(never sent twice: httpx does not retry it) — a failure of the test's client, not of
+the service."""
+
+
+def limits(connections: int) -> httpx.Limits:
+    """The connection pool of a test client making up to ``connections`` calls at once."""
+    return httpx.Limits(max_connections=connections, keepalive_expiry=KEEPALIVE_S)
+
 
 def place_body(order_id: str | None = None, qty: int = 5, customer: str = "bob") -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -28,8 +40,9 @@ def post_all(base_url: str, calls: Sequence[Call], concurrency: int = 50) -> lis
 
     async def run() -> list[httpx.Response]:
         gate = asyncio.Semaphore(concurrency)
-        limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=60, limits=limits(concurrency)
+        ) as client:
 
             async def one(call: Call) -> httpx.Response:
                 path, body, headers = call

@@ -27,6 +27,7 @@ import httpx
 
 from ordersource.ids import command_id_for_key
 from tests.support.history import ACKNOWLEDGED, REJECTED, REJECTIONS, History, Op, classify
+from tests.support.http import limits
 
 PRICE = 120
 
@@ -88,9 +89,8 @@ class CommandLoad:
         return _Order(f"f{self._run_id}-{uuid.uuid4().hex[:10]}")
 
     async def _run(self) -> None:
-        limits = httpx.Limits(max_connections=self.slots + 4)
         async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.timeout, limits=limits
+            base_url=self.base_url, timeout=self.timeout, limits=limits(self.slots + 4)
         ) as client:
             tasks: set[asyncio.Task[None]] = set()
             start, tick, sent = time.monotonic(), 0, 0
@@ -216,8 +216,8 @@ def post_all_recorded(
 
     async def run() -> list[httpx.Response]:
         gate = asyncio.Semaphore(concurrency)
-        limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client:
+        pool = limits(concurrency)
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=pool) as client:
 
             async def one(n: int, call: RecordedCall) -> httpx.Response:
                 order_id, kind, path, body, headers = call
@@ -284,8 +284,8 @@ def hostile_orders(
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(count):
             queue.put_nowait(i)
-        limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base_url, timeout=12.0, limits=limits) as client:
+        pool = limits(concurrency)
+        async with httpx.AsyncClient(base_url=base_url, timeout=12.0, limits=pool) as client:
 
             async def worker() -> None:
                 while not queue.empty() and time.monotonic() < deadline:
