@@ -18,6 +18,7 @@ import threading
 
 import faust
 
+from ordersource import tracing
 from ordersource.runtime import configure_logging, enable_stack_dumps
 from ordersource.settings import Settings
 from projector.runtime.app import create_app
@@ -28,6 +29,13 @@ STOP_GRACE_S = 15.0
 
 
 class Worker(faust.Worker):
+    keep_logging = False
+    """True: keep ``configure_logging``'s handler (JSON lines) instead of mode's."""
+
+    def _setup_logging(self) -> None:
+        if not self.keep_logging:
+            super()._setup_logging()
+
     def install_signal_handlers(self) -> None:
         super().install_signal_handlers()
         # mode answers SIGUSR1 from the event loop, which is exactly what cannot answer
@@ -56,7 +64,8 @@ def _start_watchdog() -> None:
 
 def main() -> None:
     settings = Settings()
-    configure_logging(settings.log_level, "projector")
+    configure_logging(settings.log_level, "projector", settings.log_format)
+    tracing.setup(settings, "projector")
     ensure_projector_topics(settings)
     app = create_app(settings, clients=Clients.build(settings))
     app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the leaf
@@ -65,6 +74,7 @@ def main() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.keep_logging = settings.log_format == "json"
     worker.execute_from_commandline()
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from ordersource import admission, codec
+from ordersource import admission, codec, tracing
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
@@ -78,6 +78,8 @@ def create_app(
         retry_after_s=settings.overload_retry_after_s,
         max_lag_s=settings.overload_max_loop_lag_ms / 1000,
     )
+    if tracing.enabled():  # added last: outermost, the span covers the whole request
+        app.add_middleware(tracing.TraceRequests)
     problems.install(app)
     readers = Depends(require(tokens, Role.READER))
     app.include_router(orders.router, dependencies=[readers])

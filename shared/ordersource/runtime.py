@@ -7,16 +7,24 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import Literal
+
+from ordersource import logs
 
 
-def configure_logging(level: str, service: str) -> None:
-    """Log to stderr; ``kill -USR1 <pid>`` writes every thread's stack there too (for a
-    process that is alive but stuck: no restart, no debugger needed)."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s",
-    )
+def configure_logging(level: str, service: str, fmt: Literal["text", "json"] = "text") -> None:
+    """Log to stderr, as text lines or JSON objects (``ORDERS_LOG_FORMAT``); ``kill -USR1
+    <pid>`` writes every thread's stack there too (for a process that is alive but stuck:
+    no restart, no debugger needed)."""
+    handler = logging.StreamHandler(sys.stderr)
+    logs.structured(fmt == "json")
+    if fmt == "json":
+        handler.setFormatter(logs.JsonFormatter(service))
+    else:
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # The Kafka clients narrate every connection at INFO; keep their warnings only.
     for noisy in ("kafka", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

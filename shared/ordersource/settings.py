@@ -151,6 +151,23 @@ class Settings(BaseSettings):
     a cache of the log), Faust's table store, pid files."""
     log_level: str = "INFO"
     """Log level of every process (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one human-readable line per record; ``json``: one JSON object per line,
+    with ``order_id``, ``command_id`` and ``trace_id`` on the lines about a command."""
+
+    # Tracing (OpenTelemetry)
+    tracing: Literal["off", "console", "otlp", "file"] = "off"
+    """Where spans go: ``off`` (no spans, no ``traceparent`` headers on the records),
+    ``console`` (stdout), ``otlp`` (OTLP/HTTP to ``ORDERS_TRACING_OTLP_ENDPOINT``) or
+    ``file`` (JSON lines appended to ``ORDERS_TRACING_FILE``)."""
+    tracing_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    """The OTLP/HTTP traces endpoint of the collector, with ``ORDERS_TRACING=otlp``."""
+    tracing_file: str = ".state/run/spans-{service}.jsonl"
+    """With ``ORDERS_TRACING=file``: the file each process appends its spans to, one JSON
+    object per line; ``{service}`` is replaced by the process's name."""
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of the traces that start in this process which are recorded; a trace begun
+    upstream (a ``traceparent`` with the sampled flag) follows its parent's choice."""
 
     # Access control: bearer tokens per role. Empty = the APIs are open (local use only).
     auth_tokens: dict[RoleName, list[SecretStr]] = Field(default_factory=dict)

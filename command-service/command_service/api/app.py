@@ -21,7 +21,7 @@ from command_service.api.limits import BodyGuard
 from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
-from ordersource import admission
+from ordersource import admission, tracing
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
 from ordersource.metrics import (
@@ -80,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         note="The command was not taken (never sent to the event log): a retry with the "
         "same Idempotency-Key is safe.",
     )
+    if tracing.enabled():  # added last: outermost, the span covers the whole request
+        app.add_middleware(tracing.TraceRequests)
     install_problem_handlers(app)
     writers = require(TokenRegistry(settings.auth_tokens), Role.WRITER)
     app.include_router(router, dependencies=[Depends(writers)])

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
 from command_service.api.ports import LogRefused
-from ordersource import codec
+from ordersource import codec, tracing
 from ordersource.connections import aiokafka_options
 from ordersource.domain import Command
 from ordersource.settings import Settings
@@ -95,9 +95,13 @@ class CommandLog:
         if self.producer is None:
             raise LogRefused("not connected to the event log")
         key, value = command.order_id.encode(), codec.encode_command(command)
+        headers: list[tuple[str, bytes]] | None = None
+        if tracing.enabled():  # off: the record has no headers at all, as before
+            headers = []
+            tracing.inject(headers)
         try:
             async with asyncio.timeout(self.timeout_s):
-                delivery = await self.producer.send(self.topic, value, key=key)
+                delivery = await self.producer.send(self.topic, value, key=key, headers=headers)
                 delivery.add_done_callback(_retrieve)  # a late failure is not "unretrieved"
                 await asyncio.shield(delivery)  # a timeout must not cancel aiokafka's
         except (KafkaError, TimeoutError) as exc:

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 
 from command_service.api.ports import CommandSink, KeyValue, LogRefused, Verdicts
 from command_service.verdicts import Verdict
-from ordersource import codec, keys
+from ordersource import codec, keys, logs, tracing
 from ordersource.domain import Command
 from ordersource.ids import command_id_for_key, new_id
 from ordersource.settings import Settings
@@ -102,6 +102,12 @@ class CommandGateway:
             if replay is not None:
                 return Decided(replay, replayed=True)
         command = make(command_id, request_hash)
+        tracing.annotate(**{"orders.command_id": command_id, "orders.order_id": command.order_id})
+        with logs.about(order_id=command.order_id, command_id=command_id):
+            return await self._send_and_wait(command)
+
+    async def _send_and_wait(self, command: Command) -> Reply:
+        command_id = command.command_id
         self.waiter.expect(command_id)
         try:
             await self.commands.send(command)

@@ -43,8 +43,8 @@ from command_service.decider.partition import OwnedPartition
 from command_service.decider.ports import Outbox, SentRecord, TransactionalProducer, WriterClients
 from command_service.decider.store import Tip
 from command_service.verdicts import Verdict
-from ordersource import codec
-from ordersource.domain import InvalidCommand
+from ordersource import codec, logs, tracing
+from ordersource.domain import Command, InvalidCommand
 from ordersource.ids import new_id
 from ordersource.settings import Settings
 
@@ -224,7 +224,7 @@ class Writer(threading.Thread):
             for delivery in batch:
                 partition = delivery.partition
                 for record in delivery.records:
-                    verdict, sent = self._judge(partition, record.value)
+                    verdict, sent = self._judge(partition, record.value, record.headers)
                     verdicts.append(verdict)
                     if sent is not None:
                         last_sent[partition.number] = sent
@@ -264,16 +264,34 @@ class Writer(threading.Thread):
         self.outbox.announce(verdicts)
 
     def _judge(
-        self, partition: OwnedPartition, value: bytes | None
+        self, partition: OwnedPartition, value: bytes | None, headers: records.Headers | None
     ) -> tuple[Verdict, tuple[SentRecord, str] | None]:
         """Judge one command record; returns its verdict and the future and id of its last
-        event."""
-        assert self.producer is not None
+        event. With tracing on, in a span continuing the command's trace (its record's
+        ``traceparent``), whose context goes into each event record."""
         try:
             command = records.decode_command(value)
         except codec.UndecodableCommand as exc:
             log.error("undecodable command on partition %d: %s", partition.number, exc)
             return answers.refused("unknown", InvalidCommand(str(exc))), None
+        attributes = None
+        if tracing.enabled():
+            attributes = {
+                "orders.command_id": command.command_id,
+                "orders.order_id": command.order_id,
+                "orders.command": command.type,
+                "messaging.destination.partition.id": partition.number,
+            }
+        with (
+            tracing.span("decide", headers=headers, attributes=attributes),
+            logs.about(order_id=command.order_id, command_id=command.command_id),
+        ):
+            return self._decide_one(partition, command)
+
+    def _decide_one(
+        self, partition: OwnedPartition, command: Command
+    ) -> tuple[Verdict, tuple[SentRecord, str] | None]:
+        assert self.producer is not None
         try:
             events, decision = partition.book.judge(command, now=self.clock(), new_id=new_id)
             verdict = answers.verdict(command.command_id, decision)
@@ -284,6 +302,7 @@ class Writer(threading.Thread):
         sent = None
         for event in events:
             record = records.event_record(event, command.request_hash, partition.number)
+            tracing.inject(record.headers)
             future = self.producer.send(
                 self.settings.events_topic,
                 key=record.key,

@@ -8,6 +8,11 @@ past records not yet re-applied. Each record carries where its run of reads bega
 
 Nothing here raises into Faust: a batch is retried until it goes through
 (``projector.core.retry.run_batch``); meanwhile ``health`` says why on /readyz.
+
+With tracing on, each attempt is a ``project batch`` span, and every event whose record
+carries a ``traceparent`` gets a ``project event`` span in its own trace (child of the
+decider's span), covering the attempt and linked to the batch span. Off, no header is
+looked at.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import faust
 
+from ordersource import tracing
 from projector.core.batch import BatchHandler, DeadLetters, Key, Rewinder
 from projector.core.metrics import ProjectorMetrics
 from projector.core.plan import Incoming
@@ -62,10 +68,31 @@ class BatchRunner:
             for m in (event.message for event in events)
             if not consumer.is_stale(m)
         ]
-        if batch:
-            handler = BatchHandler(store, self.dead_letters, self.rewinder, self.metrics, sent=sent)
+        if not batch:
+            return
+        handler = BatchHandler(store, self.dead_letters, self.rewinder, self.metrics, sent=sent)
+        if not tracing.enabled():
             with self.metrics.batch_seconds.time():
                 await handler.handle(batch, refused)
+            return
+        with tracing.span("project batch", attributes={"orders.batch_size": len(batch)}):
+            traced = tracing.spans_per_record(
+                "project event", [_headers(event) for event in events]
+            )
+            try:
+                with self.metrics.batch_seconds.time():
+                    await handler.handle(batch, refused)
+            except BaseException as exc:
+                tracing.end(traced, exc)
+                raise
+            tracing.end(traced)
+
+
+def _headers(event: faust.types.EventT[Any]) -> list[tuple[str, bytes]]:
+    headers = event.message.headers
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers or ())
 
 
 def _key(event: faust.types.EventT[Any]) -> Key:
