@@ -29,19 +29,23 @@ from tests.support.readiness import ReadyzWatch
 from tests.support.redis_infra import RedisBroker
 from tests.support.services import isolated_settings
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1_500)]
 
 HOSTILE = 9_300  # x 10^15 cents: past 2^63 (9.22 x 10^18) in one currency
 # 20 commands/s beside the burst; it runs until finish() stops it, however long the
-# burst takes (about 150 s on a slow day: the stack is CPU-bound on two cores).
+# burst takes (150-400 s: the stack is CPU-bound on two cores).
 AT_THE_BOUNDS = {
     "price": MAX_UNIT_PRICE_CENTS,
     "max_quantity": 1000,
     "rate": 20.0,
     "max_commands": 100_000,
-    "max_seconds": 900.0,
+    "max_seconds": 1_200.0,
 }
 CLIENTS = 16  # more clients only slow it down on two cores (53/s at 64, 81/s at 16)
+# A bound on liveness, not a speed target: the burst took 151 s, 273 s, over 400 s and
+# 171 s on four days on the same two cores (the machine's speed varies 2x day to day);
+# its speed belongs in `make bench`. Past the bound the test fails (stalled, not slow).
+BURST_DEADLINE_S = 900.0
 
 
 def test_hostile_orders_at_the_money_bounds_under_load(
@@ -53,7 +57,7 @@ def test_hostile_orders_at_the_money_bounds_under_load(
     with ReadyzWatch(run.procs["projector"].url("/readyz")) as watch, run.fault():
         history = run.load.history
         burst = hostile_orders(
-            run.command_url, history, HOSTILE, concurrency=CLIENTS, max_seconds=400.0
+            run.command_url, history, HOSTILE, concurrency=CLIENTS, max_seconds=BURST_DEADLINE_S
         )
     run.finish(clean_timeout=180)
     assert all(proc.alive for proc in run.procs.values()), "a service exited"
