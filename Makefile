@@ -15,7 +15,7 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka deploy/compose/kafka-topics \
   $(wildcard deploy/local/bin/*)
 
-.PHONY: help prerequisites install kafka-libs run stop status test lint typecheck pytest unit component \
+.PHONY: help prerequisites install kafka-libs run stop status run-cluster stop-cluster status-cluster test lint typecheck pytest unit component \
   integration e2e clean test-all fault bench bench-restart docs
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make install      venv + editable install (re-runs only when requirements change)"
 	@echo "make run          start Kafka, Redis and the four services in the background"
 	@echo "make stop         stop them; make status shows which are alive"
+	@echo "make run-cluster  3 Kafka nodes (RF 3) and 2 of each process (make stop-cluster, status-cluster)"
 	@echo "make start-NAME / stop-NAME   one of: kafka redis decider command-api projector query-api"
 	@echo "make test         lint + typecheck + pytest minus the slow tests (own Kafka/Redis on free ports)"
 	@echo "make unit|component|integration|e2e   one test layer (PYTEST_ARGS=... to add options)"
@@ -60,6 +61,17 @@ run: prerequisites install kafka-libs
 
 stop:
 	deploy/local/stop
+
+# Scale-out on one machine: three Kafka nodes (RF 3, min ISR 2) and two of each process,
+# in .state/cluster/ on ports of their own (deploy/local/lib.sh), beside or instead of make run.
+run-cluster: prerequisites install kafka-libs
+	ORDERS_LOCAL_LAYOUT=cluster deploy/local/run
+
+stop-cluster:
+	ORDERS_LOCAL_LAYOUT=cluster deploy/local/stop
+
+status-cluster:
+	@ORDERS_LOCAL_LAYOUT=cluster deploy/local/status
 
 status:
 	@deploy/local/status
@@ -111,5 +123,5 @@ bench: prerequisites install kafka-libs
 bench-restart: prerequisites install kafka-libs
 	$(BIN)/python -m bench.restart $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
-clean: stop
+clean: stop stop-cluster
 	rm -rf .state

@@ -1,8 +1,9 @@
 """Fixtures for the fault tests and the results table they produce.
 
-``fault_run(name, env, load=None)`` builds a ``FaultRun`` whose processes run on ``env``
-(the session infrastructure, or a test's own broker / Redis / cluster), under a
-``CommandLoad`` with the options ``load`` (default: small orders). Each finished run
+``fault_run(name, env, load=None, targets=None)`` builds a ``FaultRun`` whose processes
+run on ``env`` (the session infrastructure, or a test's own broker / Redis / cluster),
+under a ``CommandLoad`` with the options ``load`` (default: small orders), sent to
+``targets`` if given (APIs the run did not start itself). Each finished run
 adds a row; at the end of the session the table is printed and, if
 ``ORDERS_FAULT_REPORT`` names a file (``make fault`` does), written there as markdown.
 """
@@ -19,7 +20,7 @@ import pytest
 
 from tests.conftest import _test_failed
 from tests.support import faultreport
-from tests.support.faults import FaultRun, MakeRun
+from tests.support.faults import FaultRun, MakeRun, Targets
 from tests.support.processes import REPO_ROOT
 from tests.support.services import Services
 
@@ -33,9 +34,14 @@ def fault_run(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MakeRu
     runs: list[FaultRun] = []
     rows = request.config.stash.setdefault(_rows, [])
 
-    def make(name: str, env: Mapping[str, str], load: Mapping[str, Any] | None = None) -> FaultRun:
+    def make(
+        name: str,
+        env: Mapping[str, str],
+        load: Mapping[str, Any] | None = None,
+        targets: Targets | None = None,
+    ) -> FaultRun:
         services = Services(env, tmp_path / f"logs-{len(runs)}")
-        runs.append(FaultRun(name, env, services, rows.append, load))
+        runs.append(FaultRun(name, env, services, rows.append, load, targets))
         return runs[-1]
 
     yield make

@@ -18,23 +18,11 @@ from kafka import KafkaAdminClient
 
 from tests.support.kafka_infra import KAFKA_BIN, KafkaBroker
 from tests.support.net import free_ports, port_open
-from tests.support.processes import Supervised, log_tail
+from tests.support.processes import REPO_ROOT, Supervised, log_tail
 from tests.support.waiting import wait_until
 
-DURABLE = """
-default.replication.factor=3
-min.insync.replicas=2
-unclean.leader.election.enable=false
-offsets.topic.replication.factor=3
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-# 6 instead of 50 partitions each: three loaded JVMs on two cores elect leaders for every
-# internal partition after a node dies; fewer of them keeps fail-over times honest.
-offsets.topic.num.partitions=6
-transaction.state.log.num.partitions=6
-"""
+DURABLE = REPO_ROOT / "deploy/local/kafka/cluster.properties"
+"""The durability settings every node gets (the same file `make run-cluster` uses)."""
 
 
 class KafkaCluster(KafkaBroker):
@@ -47,7 +35,7 @@ class KafkaCluster(KafkaBroker):
             **os.environ,
             "KAFKA_HEAP": heap,
             "KAFKA_CLUSTER_ID": cluster_id,
-            "KAFKA_EXTRA_PROPERTIES": DURABLE,
+            "KAFKA_EXTRA_PROPERTIES": DURABLE.read_text(),
         }
         self.nodes = {
             n: Supervised(

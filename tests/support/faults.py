@@ -13,8 +13,8 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ordersource.settings import Settings
@@ -34,6 +34,17 @@ TUNING = {"ORDERS_DECIDER_SESSION_TIMEOUT_MS": "6000"}
 Record = Callable[[dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Where a run's load and read probe go: several APIs take turns; the headers carry
+    the bearer tokens when the APIs check them."""
+
+    command_urls: Sequence[str]
+    query_urls: Sequence[str]
+    writer_headers: Mapping[str, str] = field(default_factory=dict)
+    reader_headers: Mapping[str, str] = field(default_factory=dict)
+
+
 def settings_for(env: Mapping[str, str]) -> Settings:
     """The Settings a service started with ``env`` sees (without touching os.environ)."""
     values: dict[str, Any] = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
@@ -48,14 +59,21 @@ class FaultRun:
         services: Services,
         record: Record,
         load: Mapping[str, Any] | None = None,
+        targets: Targets | None = None,
     ):
-        """``load``: options of the background ``CommandLoad`` (its price, quantities …)."""
+        """``load``: options of the background ``CommandLoad`` (its price, quantities …);
+        ``targets``: the APIs to load and probe when they are not this run's own
+        processes (default: the ports in ``env``)."""
         self.name, self.env, self.services, self.record = name, dict(env), services, record
         self.procs: dict[str, ServiceProcess] = {}
         self.command_url = f"http://127.0.0.1:{env['ORDERS_COMMAND_API_PORT']}"
-        self.load = CommandLoad(self.command_url, **(load or {}))
+        query_url = f"http://127.0.0.1:{env['ORDERS_QUERY_API_PORT']}"
+        self.targets = targets = targets or Targets([self.command_url], [query_url])
+        self.load = CommandLoad(
+            targets.command_urls, headers=targets.writer_headers, **(load or {})
+        )
         self.probe = ReadProbe(
-            f"http://127.0.0.1:{env['ORDERS_QUERY_API_PORT']}", self.load.history
+            targets.query_urls, self.load.history, headers=targets.reader_headers
         )
         self.t_fault = self.t_recovered = self.clean_at = 0.0
         self.poison: set[tuple[int, int]] = set()
@@ -67,6 +85,10 @@ class FaultRun:
             self.procs[name] = self.services(name, env=TUNING, wait=False)
         for proc in self.procs.values():
             proc.wait_http_ok(proc.url("/readyz"), timeout=90)
+        return self.begin(warmup_acks)
+
+    def begin(self, warmup_acks: int = 100) -> FaultRun:
+        """The load and the read probe, on processes that already run."""
         self.load.start()
         self.probe.start()
         self.wait_acks(warmup_acks, since=0.0, timeout=60, what="load never got going")
@@ -117,7 +139,9 @@ class FaultRun:
             violations.append(str(exc))
         self.close()
         self._dump_history()
-        broken = undecided_202s(self.load.history.ops, self.env)
+        broken = undecided_202s(
+            self.load.history.ops, self.env, headers=self.targets.writer_headers
+        )
         violations += [f"202 but never decided: {op.key} {op.attempts}" for op in broken]
         checked = check(self.load.history.ops, logged := read_log(self.env, skip=self.poison))
         violations += checked.violations
@@ -186,4 +210,5 @@ class FaultRun:
 
 
 MakeRun = Callable[..., FaultRun]
-"""``fault_run(name, env, load=None)``: the fixture that builds runs on an environment."""
+"""``fault_run(name, env, load=None, targets=None)``: the fixture that builds runs on an
+environment."""

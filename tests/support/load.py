@@ -19,7 +19,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ class _Order:
 class CommandLoad:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         rate: float = 60.0,
         max_commands: int = 4000,
@@ -56,10 +56,17 @@ class CommandLoad:
         seed: int = 7,
         price: int = PRICE,
         max_quantity: int = 50,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """``price`` (cents) and ``max_quantity`` shape every order: one line of 1 to
-        ``max_quantity`` units at ``price``, and a pay of exactly its total."""
-        self.base_url, self.rate, self.slots = base_url, rate, slots
+        ``max_quantity`` units at ``price``, and a pay of exactly its total.
+
+        Several base URLs: command APIs behind no balancer; the commands take turns
+        among them and a retry goes to the next one (as a client-side balancer would).
+        ``headers`` go with every request (e.g. ``Authorization``)."""
+        self.bases = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.headers = dict(headers or {})
+        self.rate, self.slots = rate, slots
         self.price, self.max_quantity = price, max_quantity
         self.max_commands, self.max_seconds = max_commands, max_seconds
         self.max_attempts, self.timeout = max_attempts, timeout
@@ -89,9 +96,9 @@ class CommandLoad:
         return _Order(f"f{self._run_id}-{uuid.uuid4().hex[:10]}")
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.timeout, limits=limits(self.slots + 4)
-        ) as client:
+        pool = limits((self.slots + 4) * len(self.bases))
+        client = httpx.AsyncClient(timeout=self.timeout, limits=pool, headers=self.headers)
+        async with client:
             tasks: set[asyncio.Task[None]] = set()
             start, tick, sent = time.monotonic(), 0, 0
             while not self._stopping.is_set() and sent < self.max_commands:
@@ -137,7 +144,11 @@ class CommandLoad:
         op = Op(key, command_id_for_key(key), order.order_id, kind, time.monotonic())
         op.expected = expected
         self.history.add(op)
-        await send_recorded(client, op, path, body, self.max_attempts, self._stopping.is_set)
+        turn = len(self.history.ops) % len(self.bases)
+        bases = self.bases[turn:] + self.bases[:turn]
+        await send_recorded(
+            client, op, path, body, self.max_attempts, self._stopping.is_set, bases=bases
+        )
         if op.outcome == ACKNOWLEDGED and kind != "pay" and op.version is not None:
             order.quantity, order.modifies = quantity, order.modifies + (kind == "modify")
             order.version = op.version
@@ -153,15 +164,18 @@ async def send_recorded(
     body: dict[str, Any],
     max_attempts: int,
     stopping: Callable[[], bool] = lambda: False,
+    bases: Sequence[str] = ("",),
 ) -> None:
     """POST one command with its Idempotency-Key (``op.key``, and ``If-Match`` when
     ``op.expected`` is set) until it is acknowledged or rejected, at most ``max_attempts``
     times (a 503, 202 or transport error is retried with the same key after the API's
     Retry-After of 1 s), recording every attempt, the outcome, the acknowledged version
-    and the version a refusal reports in ``op``."""
+    and the version a refusal reports in ``op``. Attempt *n* goes to
+    ``bases[n % len(bases)] + path`` (the default: the client's own base URL)."""
     for attempt in range(max_attempts):
         sent = time.monotonic()
-        status, answer = await post_command(client, path, body, op.key, op.expected)
+        url = f"{bases[attempt % len(bases)]}{path}"
+        status, answer = await post_command(client, url, body, op.key, op.expected)
         op.attempts.append((sent, time.monotonic(), status))
         op.outcome = classify(status)
         if op.outcome in (ACKNOWLEDGED, REJECTED) or stopping():

@@ -17,7 +17,13 @@ from tests.support.history import UNKNOWN, Op
 from tests.support.waiting import wait_until
 
 
-def undecided_202s(ops: list[Op], env: Mapping[str, str], timeout: float = 60.0) -> list[Op]:
+def undecided_202s(
+    ops: list[Op],
+    env: Mapping[str, str],
+    timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
+) -> list[Op]:
+    """The 202s still undecided after ``timeout`` (``headers``: the command API's token)."""
     waiting = [op for op in ops if op.outcome == UNKNOWN and op.attempts[-1][2] == 202]
     api = f"http://127.0.0.1:{env['ORDERS_COMMAND_API_PORT']}"
 
@@ -32,7 +38,7 @@ def undecided_202s(ops: list[Op], env: Mapping[str, str], timeout: float = 60.0)
         nonlocal waiting
         if waiting:
             decided = {entry.event.command_id for entry in read_log(env)}
-            with httpx.Client(base_url=api, timeout=5.0) as client:
+            with httpx.Client(base_url=api, timeout=5.0, headers=headers) as client:
                 waiting = [
                     op
                     for op in waiting

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
 
 import httpx
 
@@ -18,8 +19,16 @@ from tests.support.history import History
 
 
 class ReadProbe:
-    def __init__(self, query_url: str, history: History, interval: float = 0.25) -> None:
-        self.query_url, self.history, self.interval = query_url, history, interval
+    def __init__(
+        self,
+        query_url: str | Sequence[str],
+        history: History,
+        interval: float = 0.25,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Several query URLs: the polls take turns among those query APIs."""
+        self.urls = [query_url] if isinstance(query_url, str) else list(query_url)
+        self.history, self.interval, self.headers = history, interval, dict(headers or {})
         self.successes: list[tuple[float, float]] = []
         """(when the read succeeded, when the write it saw was sent)."""
         self.failures = 0
@@ -38,9 +47,11 @@ class ReadProbe:
         return min((at for at, sent in self.successes if sent >= since), default=None)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.query_url, timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, headers=self.headers) as client:
             # Event.wait: the poll interval, ended at once by stop().
+            polls = 0
             while not self._stopping.wait(self.interval):
+                base, polls = self.urls[polls % len(self.urls)], polls + 1
                 acks = self.history.acks()
                 if not acks:
                     continue
@@ -49,7 +60,7 @@ class ReadProbe:
                 # projected milliseconds later, so ask for its version and wait briefly.
                 query = {"min_version": op.version, "wait_ms": 1000} if op.version else {}
                 try:
-                    response = client.get(f"/orders/{op.order_id}", params=query)
+                    response = client.get(f"{base}/orders/{op.order_id}", params=query)
                     seen = response.json().get("version", 0) if response.is_success else 0
                 except (httpx.HTTPError, ValueError):
                     seen = 0
