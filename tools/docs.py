@@ -36,6 +36,15 @@ RUNTIME_VARIABLES = {
         "`make run`: the reader's bearer token (`.state/tokens.env`)",
     ),
     "ORDERS_ADMIN_TOKEN": ("random", "`make run`: the admin's bearer token (`.state/tokens.env`)"),
+    "ORDERS_LOCAL_LAYOUT": (
+        "`single`",
+        "`deploy/local` scripts: `single` (`make run`) or `cluster` (`make run-cluster`)",
+    ),
+    "ORDERS_LOCAL_STATE": (
+        "`.state` (`.state/cluster`)",
+        "`deploy/local` scripts: where data, logs, pid files and tokens go",
+    ),
+    "ORDERS_CLUSTER_PORT_OFFSET": ("`0`", "`make run-cluster`: added to every port it uses"),
 }
 # Variables read only by the test suite.
 TEST_VARIABLES = {

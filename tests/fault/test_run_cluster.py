@@ -14,6 +14,7 @@ decided, each order's history linearizable, and G5 the views equal to the log's 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -27,8 +28,9 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient
-from kafka.coordinator.assignors.abstract import ConsumerProtocolMemberAssignment
+from kafka.errors import KafkaError
 
+from ordersource.auth import Principal, Role, principal_name
 from ordersource.settings import Settings
 from tests.support.faults import MakeRun, Targets
 from tests.support.net import port_open
@@ -84,7 +86,8 @@ class LocalCluster:
         return ",".join(f"127.0.0.1:{BASES['kafka'] + self.offset + n}" for n in (1, 2, 3))
 
     def checks_env(self) -> dict[str, str]:
-        """What the validation needs: where the log, Redis and the first APIs are."""
+        """What the validation needs: where the log, Redis and the first APIs are (the
+        tokens go in the ``Targets``' headers)."""
         defaults = Settings()
         return {
             "ORDERS_KAFKA_BOOTSTRAP": self.bootstrap,
@@ -94,7 +97,6 @@ class LocalCluster:
             "ORDERS_DLQ_TOPIC": defaults.dlq_topic,
             "ORDERS_COMMAND_API_PORT": str(BASES["command-api"] + self.offset + 1),
             "ORDERS_QUERY_API_PORT": str(BASES["query-api"] + self.offset + 1),
-            "ORDERS_AUTH_TOKENS": self.env["ORDERS_AUTH_TOKENS"],
         }
 
     def pid(self, name: str) -> int:
@@ -111,16 +113,27 @@ class LocalCluster:
         return "\n".join(parts)
 
 
-def _owners(admin: Any, group: str) -> dict[str, set[int]]:
-    """Member (client id and host) -> partitions it is assigned, from the coordinator."""
+def _owners(admin: Any, group: str, topic: str) -> dict[str, set[int]]:
+    """Member -> the partitions of ``topic`` it is assigned, as the coordinator says."""
     owners: dict[str, set[int]] = {}
     for member in admin.describe_groups([group])[group]["members"]:
-        assignment = member["member_assignment"]
-        if isinstance(assignment, bytes | bytearray):
-            assignment = ConsumerProtocolMemberAssignment.decode(assignment)
-        partitions = {p for _topic, ps in assignment.assignment for p in ps}
+        assignment = member["member_assignment"]  # empty (not decoded) while rebalancing
+        assigned = assignment["assigned_partitions"] if isinstance(assignment, dict) else []
+        partitions = {p for a in assigned if a["topic"] == topic for p in a["partitions"]}
         owners[member["group_instance_id"] or member["member_id"]] = partitions
     return owners
+
+
+def _two_members_own_partitions(admin: Any, group: str, topic: str) -> bool:
+    owners = _owners(admin, group, topic)
+    return len(owners) == 2 and all(owners.values())
+
+
+def _one_member(admin: Any, group: str, topic: str) -> bool:
+    try:  # the killed node may have been the group's coordinator: asked again until moved
+        return len(_owners(admin, group, topic)) == 1
+    except KafkaError:
+        return False
 
 
 def _leaders(admin: Any, topics: list[str]) -> tuple[Counter[int], list[str]]:
@@ -129,9 +142,9 @@ def _leaders(admin: Any, topics: list[str]) -> tuple[Counter[int], list[str]]:
     short = []
     for topic in admin.describe_topics(topics):
         for partition in topic["partitions"]:
-            leaders[partition["leader"]] += 1
-            if len(partition["isr"]) < 3 or len(partition["replicas"]) < 3:
-                short.append(f"{topic['topic']}/{partition['partition']}: {partition}")
+            leaders[partition["leader_id"]] += 1
+            if len(partition["isr_nodes"]) < 3 or len(partition["replica_nodes"]) < 3:
+                short.append(f"{topic['name']}/{partition['partition_index']}: {partition}")
     return leaders, short
 
 
@@ -159,10 +172,17 @@ def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_kill
         leaders, short = _leaders(admin, topics)
         assert not short, short
         assert set(leaders) == {1, 2, 3}, f"leaders not on all three nodes: {leaders}"
-        for group in (settings.decider_group, settings.projector_group):
-            owners = _owners(admin, group)
-            assert len(owners) == 2 and all(owners.values()), f"{group}: {owners}"
-            assert set().union(*owners.values()) == set(range(settings.partitions)), owners
+        groups = {
+            settings.decider_group: settings.commands_topic,
+            settings.projector_group: settings.events_topic,
+        }
+        every = set(range(settings.partitions))
+        for group, topic in groups.items():
+            # make run-cluster waits for /healthz; the group may still be forming.
+            spread = functools.partial(_two_members_own_partitions, admin, group, topic)
+            wait_until(spread, 90, message=f"{group}: {_owners(admin, group, topic)}")
+            owners = _owners(admin, group, topic)
+            assert set().union(*owners.values()) == every, (group, owners)
 
         writer = {"Authorization": f"Bearer {cluster.tokens['writer']}"}
         reader = {"Authorization": f"Bearer {cluster.tokens['reader']}"}
@@ -171,6 +191,7 @@ def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_kill
             [cluster.url("query-api", 1), cluster.url("query-api", 2)],
             writer,
             reader,
+            Principal(Role.WRITER, principal_name(cluster.tokens["writer"].encode())),
         )
         run = fault_run(
             "make run-cluster: kill -9 one broker, decider, command API, projector, query API",
@@ -186,12 +207,15 @@ def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_kill
                 cluster.kill(name)
         run.finish(clean_timeout=180)
 
-        # The survivors own every partition (the dead members' sessions ran out).
-        for group in (settings.decider_group, settings.projector_group):
-            wait_until(
-                lambda group=group: len(_owners(admin, group)) == 1, 60, message=f"{group}"
-            )
-            (partitions,) = _owners(admin, group).values()
-            assert partitions == set(range(settings.partitions)), (group, partitions)
+        # The survivors own every partition (the dead members' sessions ran out). A new
+        # admin client: the first one may still ask the killed node.
+        admin.close()
+        live = [f"127.0.0.1:{BASES['kafka'] + cluster.offset + n}" for n in (1, 2, 3) if n != node]
+        admin = KafkaAdminClient(bootstrap_servers=live, client_id="tests")
+        for group, topic in groups.items():
+            alone = functools.partial(_one_member, admin, group, topic)
+            wait_until(alone, 60, message=f"{group}: the dead member is still in the group")
+            (partitions,) = _owners(admin, group, topic).values()
+            assert partitions == every, (group, partitions)
     finally:
         admin.close()

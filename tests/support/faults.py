@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ordersource.auth import ANONYMOUS, Principal
 from ordersource.settings import Settings
 from projector.ops.verify import Difference, verify
 from tests.support.eventlog import assert_contiguous, read_log
@@ -43,6 +44,8 @@ class Targets:
     query_urls: Sequence[str]
     writer_headers: Mapping[str, str] = field(default_factory=dict)
     reader_headers: Mapping[str, str] = field(default_factory=dict)
+    writer: Principal = ANONYMOUS
+    """Who the writer's token is (its keys, and so its command ids, are scoped to it)."""
 
 
 def settings_for(env: Mapping[str, str]) -> Settings:
@@ -70,7 +73,10 @@ class FaultRun:
         query_url = f"http://127.0.0.1:{env['ORDERS_QUERY_API_PORT']}"
         self.targets = targets = targets or Targets([self.command_url], [query_url])
         self.load = CommandLoad(
-            targets.command_urls, headers=targets.writer_headers, **(load or {})
+            targets.command_urls,
+            headers=targets.writer_headers,
+            principal=targets.writer,
+            **(load or {}),
         )
         self.probe = ReadProbe(
             targets.query_urls, self.load.history, headers=targets.reader_headers

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from ordersource.auth import ANONYMOUS, Principal
 from ordersource.ids import command_id_for_key
 from tests.support.history import ACKNOWLEDGED, REJECTED, REJECTIONS, History, Op, classify
 from tests.support.http import limits
@@ -57,15 +58,18 @@ class CommandLoad:
         price: int = PRICE,
         max_quantity: int = 50,
         headers: Mapping[str, str] | None = None,
+        principal: Principal = ANONYMOUS,
     ) -> None:
         """``price`` (cents) and ``max_quantity`` shape every order: one line of 1 to
         ``max_quantity`` units at ``price``, and a pay of exactly its total.
 
         Several base URLs: command APIs behind no balancer; the commands take turns
         among them and a retry goes to the next one (as a client-side balancer would).
-        ``headers`` go with every request (e.g. ``Authorization``)."""
+        ``headers`` go with every request (e.g. ``Authorization``); ``principal``: whose
+        token that is, as the API names it (a key is scoped to its sender, and so is the
+        command id it stands for)."""
         self.bases = [base_url] if isinstance(base_url, str) else list(base_url)
-        self.headers = dict(headers or {})
+        self.headers, self.principal = dict(headers or {}), principal
         self.rate, self.slots = rate, slots
         self.price, self.max_quantity = price, max_quantity
         self.max_commands, self.max_seconds = max_commands, max_seconds
@@ -141,7 +145,8 @@ class CommandLoad:
         kind, path, body, quantity, expected = self._next(order)
         key = f"{order.order_id}.{order.seq}"
         order.seq += 1
-        op = Op(key, command_id_for_key(key), order.order_id, kind, time.monotonic())
+        command_id = command_id_for_key(self.principal.scope(key))
+        op = Op(key, command_id, order.order_id, kind, time.monotonic())
         op.expected = expected
         self.history.add(op)
         turn = len(self.history.ops) % len(self.bases)

@@ -35,6 +35,10 @@ LINGER_MS = 100
 (the commit does not wait for the linger): they leave in one produce request per broker
 instead of one per partition batch, which costs the decider and the broker less CPU."""
 
+BOOTSTRAP_TIMEOUT_MS = 5000
+"""One attempt to reach Kafka at start-up (``__main__`` retries with back-off): short, so
+that SIGTERM ends a decider waiting for Kafka within seconds."""
+
 REDIS_TIMEOUT_S = 2
 """Only the courier's thread uses Redis: a paused Redis costs it this per attempt."""
 
@@ -50,6 +54,7 @@ class DeciderClients:
         self.consumer = KafkaConsumer(
             **self.kafka,
             group_id=settings.decider_group,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
