@@ -16,7 +16,7 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   $(wildcard deploy/local/bin/*)
 
 .PHONY: help prerequisites install kafka-libs run stop status run-cluster stop-cluster status-cluster test lint typecheck pytest unit component \
-  integration e2e clean test-all fault bench bench-restart docs
+  integration e2e clean test-all fault bench bench-restart bench-capacity docs
 
 help:
 	@echo "make prerequisites  apt-get install redis-server, JDK 17, Maven, curl if missing (as root)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench        throughput, latency, replay, memory against same-run ceilings"
 	@echo "                  (own Kafka/Redis/services on free ports; ~16 min; BENCH_QUICK=1: ~5 min)"
 	@echo "make bench-restart  decider restart after kill -9, 1M and 10M events (~1 h; BENCH_QUICK=1)"
+	@echo "make bench-capacity  CPU per command/read, bytes per event/order, scaling plan (~6 min; BENCH_QUICK=1)"
 	@echo "make docs         regenerate docs/ reference pages (configuration, API, metrics) from the code"
 	@echo "make clean        stop everything and delete .state/ (keeps .cache/ and .venv/)"
 
@@ -122,6 +123,12 @@ bench: prerequisites install kafka-libs
 # own stack like `make bench`). BENCH_QUICK=1: 100k and 300k events, a few minutes.
 bench-restart: prerequisites install kafka-libs
 	$(BIN)/python -m bench.restart $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
+
+# Per-process CPU per command and per read, Kafka and Redis bytes per event and order, and
+# the capacity plan from them (bench/capacity.py; own stack like `make bench`; ~6 min,
+# BENCH_QUICK=1: 2-3 min). The plan's tables again: python -m bench.capacity --report FILE.
+bench-capacity: prerequisites install kafka-libs
+	$(BIN)/python -m bench.capacity $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 clean: stop stop-cluster
 	rm -rf .state
