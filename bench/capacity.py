@@ -30,10 +30,11 @@ Redis AOF, Kafka's 512 MiB heap, 6 partitions), in one run:
    consume) and per command.
 
 The whole machine's busy cores over each window (``/proc/stat``) are recorded beside our
-processes' so a busy neighbour shows. Costs are taken at a rate well under capacity, so
-batches are small: the per-unit costs of a busier process are likely lower, and the plan
-errs on the safe side. Results: ``bench/results/capacity-<UTC stamp>.{json,md}`` and the
-processes' logs beside them.
+processes' so a busy neighbour shows. Costs are taken at a fixed, modest rate (150
+commands/s loaded the two cores of the first run to about 1.7), so batches are small:
+the per-unit costs of a busier process are likely lower, and the plan errs on the safe
+side. Results: ``bench/results/capacity-<UTC stamp>.{json,md}`` and the processes' logs
+beside them.
 
     python -m bench.capacity [--quick]          # quick: smaller, about 2-3 minutes
     python -m bench.capacity --report FILE.json  # the planning tables from a results file

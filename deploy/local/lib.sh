@@ -37,7 +37,11 @@ else
   # Every port is <base> + offset + instance; the offset moves the whole cluster
   # (a test picks one whose ports are free). Clear of make run's ports, so both can run.
   offset="${ORDERS_CLUSTER_PORT_OFFSET:-0}"
-  [[ "$offset" =~ ^[0-9]{1,5}$ ]] || { echo "error: ORDERS_CLUSTER_PORT_OFFSET must be a number" >&2 && exit 1; }
+  if [[ ! "$offset" =~ ^[0-9]{1,5}$ ]] || ((10#$offset > 40000)); then
+    echo "error: ORDERS_CLUSTER_PORT_OFFSET must be a number from 0 to 40000" >&2
+    exit 1
+  fi
+  offset=$((10#$offset)) # not octal: 010 is ten
   redis_port=$((16379 + offset))
   bootstrap="127.0.0.1:$((19091 + offset)),127.0.0.1:$((19092 + offset)),127.0.0.1:$((19093 + offset))"
   kafka_addr="${bootstrap%%,*}"

@@ -32,6 +32,7 @@ from kafka.errors import KafkaError
 
 from ordersource.auth import Principal, Role, principal_name
 from ordersource.settings import Settings
+from tests.conftest import _test_failed
 from tests.support.faults import MakeRun, Targets
 from tests.support.net import port_open
 from tests.support.processes import REPO_ROOT
@@ -72,11 +73,20 @@ class LocalCluster:
             "ORDERS_AUTH_TOKENS": json.dumps(auth),
         }
 
-    def make(self, target: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["make", "-s", target], cwd=REPO_ROOT, env=self.env, timeout=timeout,
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+    def make(self, target: str, timeout: float) -> tuple[int, str]:
+        """``make <target>`` in a session of its own: on a timeout the whole process group
+        goes (the run script and what it launched so far), not only make."""
+        with subprocess.Popen(
+            ["make", "-s", target], cwd=REPO_ROOT, env=self.env, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ) as proc:  # fmt: skip
+            try:
+                output, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                output, _ = proc.communicate()
+                return -1, f"make {target}: no end after {timeout:g} s\n{output}"
+            return proc.returncode, output
 
     def url(self, kind: str, instance: int) -> str:
         return f"http://127.0.0.1:{BASES[kind] + self.offset + instance}"
@@ -125,7 +135,10 @@ def _owners(admin: Any, group: str, topic: str) -> dict[str, set[int]]:
 
 
 def _two_members_own_partitions(admin: Any, group: str, topic: str) -> bool:
-    owners = _owners(admin, group, topic)
+    try:  # a coordinator still loading the group answers with an error: not yet
+        owners = _owners(admin, group, topic)
+    except KafkaError:
+        return False
     return len(owners) == 2 and all(owners.values())
 
 
@@ -153,13 +166,13 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalClu
     tokens = {role: secrets.token_urlsafe(18) for role in ("writer", "reader", "admin")}
     local = LocalCluster(tmp_path / "cluster", _free_offset(), tokens)
     try:
-        started = local.make("run-cluster", timeout=420)
-        assert started.returncode == 0, f"{started.stdout}\n{started.stderr}\n{local.logs()}"
+        code, output = local.make("run-cluster", timeout=420)
+        assert code == 0, f"{output}\n{local.logs()}"
         yield local
     finally:
-        stopped = local.make("stop-cluster", timeout=180)
-        if request.session.testsfailed or stopped.returncode:
-            print(stopped.stdout, stopped.stderr, local.logs(), sep="\n")
+        code, output = local.make("stop-cluster", timeout=240)
+        if code or _test_failed(request):
+            print(output, local.logs(), sep="\n")
 
 
 def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_killed(
@@ -169,6 +182,12 @@ def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_kill
     topics = [settings.commands_topic, settings.events_topic, settings.snapshots_topic]
     admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap, client_id="tests")
     try:
+        # Replicas catch up and leaders settle in the first seconds after start-up.
+        def replicated() -> bool:
+            leaders, short = _leaders(admin, topics)
+            return not short and set(leaders) == {1, 2, 3}
+
+        wait_until(replicated, 60, 0.5, "not every partition has 3 in-sync replicas")
         leaders, short = _leaders(admin, topics)
         assert not short, short
         assert set(leaders) == {1, 2, 3}, f"leaders not on all three nodes: {leaders}"
@@ -180,7 +199,7 @@ def test_run_cluster_spreads_the_work_and_loses_nothing_when_one_of_each_is_kill
         for group, topic in groups.items():
             # make run-cluster waits for /healthz; the group may still be forming.
             spread = functools.partial(_two_members_own_partitions, admin, group, topic)
-            wait_until(spread, 90, message=f"{group}: {_owners(admin, group, topic)}")
+            wait_until(spread, 90, 0.5, f"{group}: not two members that each own partitions")
             owners = _owners(admin, group, topic)
             assert set().union(*owners.values()) == every, (group, owners)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from command_service.decider.clients import DeciderClients
@@ -35,7 +35,8 @@ def connect(settings: Settings, stopping: threading.Event) -> DeciderClients | N
         stopping.wait(seconds)
 
     retrying = Retrying(
-        retry=retry_if_exception_type(KafkaError),
+        # Kafka not answering; a wrong setting (KafkaConfigurationError) is not waited out.
+        retry=retry_if_exception_type((KafkaTimeoutError, KafkaConnectionError)),
         wait=wait_exponential(multiplier=0.5, max=CONNECT_BACKOFF_MAX_S),
         stop=stop_when_event_set(stopping),
         sleep=pause,

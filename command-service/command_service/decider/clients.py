@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.net.compat import KafkaNetClient
 
 from command_service.decider import snapshots
 from ordersource.connections import kafka_options, redis_client
@@ -37,7 +38,7 @@ instead of one per partition batch, which costs the decider and the broker less 
 
 BOOTSTRAP_TIMEOUT_MS = 5000
 """One attempt to reach Kafka at start-up (``__main__`` retries with back-off): short, so
-that SIGTERM ends a decider waiting for Kafka within seconds."""
+that SIGTERM ends a decider waiting for Kafka within about two of them."""
 
 REDIS_TIMEOUT_S = 2
 """Only the courier's thread uses Redis: a paused Redis costs it this per attempt."""
@@ -51,8 +52,26 @@ class DeciderClients:
             "client_id": "orders-decider",
             "metrics_enabled": False,
         }
-        self.consumer = KafkaConsumer(
+        made: list[KafkaNetClient] = []
+
+        def network_client(**config: Any) -> KafkaNetClient:
+            made.append(KafkaNetClient(**config))
+            return made[-1]
+
+        try:
+            self.consumer = self._group_consumer(settings, network_client)
+        except BaseException:
+            # The consumer starts its IO thread before it bootstraps: a failed start
+            # would leave that thread and its sockets behind, once per retry.
+            for client in made:
+                client.close()
+            raise
+        self.redis: redis.Redis = redis_client(settings, timeout_s=REDIS_TIMEOUT_S)
+
+    def _group_consumer(self, settings: Settings, network_client: Any) -> KafkaConsumer:
+        return KafkaConsumer(
             **self.kafka,
+            kafka_client=network_client,
             group_id=settings.decider_group,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             enable_auto_commit=False,
@@ -68,7 +87,6 @@ class DeciderClients:
             # transactions (same transactional.id, and the group metadata they carry).
             group_instance_id=self.instance,
         )
-        self.redis: redis.Redis = redis_client(settings, timeout_s=REDIS_TIMEOUT_S)
 
     @property
     def instance(self) -> str:
