@@ -15,16 +15,16 @@ SHELL_SCRIPTS := .ci/run deploy/local/run deploy/local/stop deploy/local/status 
   deploy/local/lib.sh deploy/local/prerequisites deploy/local/create-topics deploy/local/fetch-kafka deploy/compose/kafka-topics \
   $(wildcard deploy/local/bin/*)
 
-.PHONY: help prerequisites install kafka-libs run stop status run-cluster stop-cluster status-cluster test lint typecheck pytest unit component \
+.PHONY: help prerequisites browser install kafka-libs run stop status run-cluster stop-cluster status-cluster test lint typecheck pytest unit component \
   integration e2e clean test-all fault bench bench-restart bench-capacity docs
 
 help:
 	@echo "make prerequisites  apt-get install redis-server, JDK 17, Maven, curl if missing (as root)"
 	@echo "make install      venv + editable install (re-runs only when requirements change)"
-	@echo "make run          start Kafka, Redis and the four services in the background"
+	@echo "make run          start Kafka, Redis, the four services and the console"
 	@echo "make stop         stop them; make status shows which are alive"
 	@echo "make run-cluster  3 Kafka nodes (RF 3) and 2 of each process (make stop-cluster, status-cluster)"
-	@echo "make start-NAME / stop-NAME   one of: kafka redis decider command-api projector query-api"
+	@echo "make start-NAME / stop-NAME   one of: kafka redis decider command-api projector query-api console"
 	@echo "make test         lint + typecheck + pytest minus the slow tests (own Kafka/Redis on free ports)"
 	@echo "make unit|component|integration|e2e   one test layer (PYTEST_ARGS=... to add options)"
 	@echo "make test-all     like make test, plus the slow tests (every fault test included)"
@@ -40,6 +40,10 @@ help:
 # missing, otherwise one line says what to install. Instant when all are there.
 prerequisites:
 	@PY=$(PY) deploy/local/prerequisites
+
+# The test targets also need a browser (the console's tests drive Debian's chromium).
+browser:
+	@PY=$(PY) deploy/local/prerequisites --browser
 
 install: $(VENV)/.installed
 
@@ -83,7 +87,7 @@ start-%:
 stop-%:
 	deploy/local/stop $*
 
-test: prerequisites install kafka-libs lint typecheck pytest
+test: prerequisites browser install kafka-libs lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -94,10 +98,10 @@ typecheck: install
 	$(BIN)/mypy
 
 # `make test` leaves out the `slow` tests (long fault runs); a quick fault subset stays in.
-pytest: prerequisites install kafka-libs
+pytest: prerequisites browser install kafka-libs
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: prerequisites install kafka-libs lint typecheck
+test-all: prerequisites browser install kafka-libs lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Every `fault` test (slow ones included); the results table is printed and written here.
@@ -108,7 +112,7 @@ fault: prerequisites install kafka-libs
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-component integration e2e: prerequisites install kafka-libs
+component integration e2e: prerequisites browser install kafka-libs
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 # The reference pages generated from the code (a unit test fails when they are stale).

@@ -2,7 +2,7 @@
 # recognise the processes it started (a pid file alone is not proof: pids get reused).
 # Two layouts: `single` (make run: one Kafka node and one of each process) and `cluster`
 # (ORDERS_LOCAL_LAYOUT=cluster, make run-cluster: three Kafka nodes with replication
-# factor 3, and two instances of each process, named like decider-2).
+# factor 3, and two instances of each service, named like decider-2; no console).
 # shellcheck shell=bash disable=SC2034  # (its variables are used by the sourcing scripts)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,12 +15,12 @@ esac
 pids="$state/pids"
 logs="$state/logs"
 python="$repo/.venv/bin/python"
-kinds=(kafka redis decider command-api projector query-api)
+kinds=(kafka redis decider command-api projector query-api console)
 
 # Start order; stop goes the other way round (services before the infrastructure).
 if [[ "$layout" == single ]]; then
   infra=(kafka redis)
-  services=(decider command-api projector query-api)
+  services=(decider command-api projector query-api console)
   kafka_addr="${ORDERS_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
   kafka_addr="${kafka_addr%%,*}"
   kafka_port="${kafka_addr##*:}"
@@ -64,6 +64,7 @@ module_of() {
     command-api) echo command_service ;;
     projector) echo projector ;;
     query-api) echo query_service ;;
+    console) echo projector.console ;;
   esac
 }
 
@@ -89,6 +90,7 @@ ports_of() {
     command-api) echo "${ORDERS_COMMAND_API_PORT:-8001} ${ORDERS_COMMAND_API_OPS_PORT:-8011}" ;;
     projector) echo "${ORDERS_PROJECTOR_PORT:-8003}" ;;
     query-api) echo "${ORDERS_QUERY_API_PORT:-8002} ${ORDERS_QUERY_API_OPS_PORT:-8012}" ;;
+    console) echo "${ORDERS_CONSOLE_PORT:-8005}" ;;
   esac
 }
 

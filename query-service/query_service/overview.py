@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ordersource import codec
+from ordersource.keys import newest_fields
 from ordersource.views import rfc3339, stats_document
 from ordersource.web import problem_responses
 from query_service.deps import StoreDep, ViewsDep
@@ -51,7 +52,7 @@ async def projection(store: StoreDep) -> Response:
     meta, checkpoint, progress = info["meta"], info["checkpoint"], info["progress"]
     now = time.time()
     partitions = [
-        _partition(p, checkpoint.get(p, 0), progress.get(p), now)
+        _partition(p, checkpoint.get(p, 0), progress.get(p), meta, now)
         for p in sorted(set(checkpoint) | set(progress))
     ]
     newest = float(meta.get("newest_event_ts", 0) or 0)
@@ -72,9 +73,13 @@ async def projection(store: StoreDep) -> Response:
     return Response(codec.dumps(body), media_type="application/json")
 
 
-def _partition(partition: int, applied: int, report: Any, now: float) -> dict[str, Any]:
+def _partition(
+    partition: int, applied: int, report: Any, meta: dict[str, Any], now: float
+) -> dict[str, Any]:
     report = report or {}
     reported = report.get("reported_at")
+    ts_field, at_field = newest_fields(partition)
+    newest = float(meta.get(ts_field, 0) or 0)
     return {
         "partition": partition,
         "applied_offset": applied,
@@ -83,4 +88,6 @@ def _partition(partition: int, applied: int, report: Any, now: float) -> dict[st
         "caught_up": bool(report.get("caught_up")),
         "reported_at": rfc3339(datetime.fromtimestamp(reported, UTC)) if reported else None,
         "report_age_s": round(now - reported, 3) if reported else None,
+        "newest_event_at": meta.get(at_field),
+        "newest_event_age_s": round(now - newest, 3) if newest else None,
     }

@@ -187,6 +187,12 @@ class PartitionProgress(BaseModel):
     caught_up: bool
     reported_at: datetime | None = Field(description="When the projector reported this")
     report_age_s: float | None = Field(description="Seconds since that report")
+    newest_event_at: datetime | None = Field(
+        default=None, description="When the newest event applied from this partition happened"
+    )
+    newest_event_age_s: float | None = Field(
+        default=None, description="Seconds since then: how fresh this partition's views are"
+    )
 
 
 class ParkedEvent(BaseModel):
@@ -218,6 +224,8 @@ class ProjectionStatus(BaseModel):
                             "caught_up": True,
                             "reported_at": _T2,
                             "report_age_s": 0.3,
+                            "newest_event_at": _T2,
+                            "newest_event_age_s": 12.5,
                         }
                     ],
                     "lag": 1,

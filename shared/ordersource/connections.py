@@ -42,6 +42,27 @@ def kafka_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+class NetworkClients:
+    """A ``kafka_client=`` factory for kafka-python clients that remembers the network
+    clients it made, so that ``close()`` can end them when a client's constructor fails:
+    kafka-python starts a network client's IO thread before it bootstraps, and a failed
+    start would leave that thread and its sockets behind, once per retry
+    (docs/internals.md)."""
+
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+
+    def __call__(self, **config: Any) -> Any:
+        from kafka.net.compat import KafkaNetClient
+
+        self.made.append(KafkaNetClient(**config))
+        return self.made[-1]
+
+    def close(self) -> None:
+        for client in self.made:
+            client.close()
+
+
 def redis_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``redis.Redis.from_url`` (sync or asyncio) besides the URL."""
     options: dict[str, Any] = {}

@@ -57,6 +57,12 @@ def idempotency(key: str) -> str:
     return f"idem:{key}"
 
 
+def newest_fields(partition: int) -> tuple[str, str]:
+    """The ``meta`` hash's fields of a partition's newest applied event: its timestamp
+    (seconds) and its RFC 3339 time."""
+    return f"p{partition}:newest_event_ts", f"p{partition}:newest_event_at"
+
+
 class ViewKeys:
     """Key names of one view generation."""
 

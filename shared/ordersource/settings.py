@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     """The event log: the single source of truth (key = order id, kept forever)."""
     dlq_topic: str = "orders.events.dlq"
     """Dead letters: event records the projector could not read, with the reason."""
+    audit_topic: str = "orders.audit"
+    """The operators' audit trail: one record per console action (who, what, outcome),
+    kept forever."""
     snapshots_topic: str = "orders.decider-snapshots"
     """Compacted topic of the deciders' state snapshots (a cache of the event log's fold,
     one per partition, in the partition of the same number)."""
@@ -116,6 +119,17 @@ class Settings(BaseSettings):
     """Address of the decider's health and metrics endpoints."""
     decider_port: int = 8004
     """Port of the decider's health and metrics endpoints."""
+    console_host: str = "127.0.0.1"
+    """Address the operator's console listens on."""
+    console_port: int = 8005
+    """Port of the operator's console (``/console/``)."""
+    console_query_api_url: str = "http://127.0.0.1:8002"
+    """The query API the console reads orders and projection reports through (with the
+    browser's own bearer token)."""
+    console_decider_urls: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8004"], max_length=64
+    )
+    """The deciders' health endpoints the console shows, as a JSON list."""
 
     # Behaviour
     command_wait_ms: int = Field(default=5000, ge=0, le=60000)

@@ -26,14 +26,20 @@ class TopicMisconfigured(RuntimeError):
 
 
 def ensure_topics(
-    settings: Settings, specs: Mapping[str, Mapping[str, Any]], client_id: str
+    settings: Settings,
+    specs: Mapping[str, Mapping[str, Any]],
+    client_id: str,
+    admin: Any = None,
 ) -> dict[str, int | None]:
     """Create the missing topics of ``specs`` (name -> ``num_partitions``,
     ``replication_factor``, ``configs``). Returns, by name, the partition count of each
-    topic that already existed, None for one created now."""
+    topic that already existed, None for one created now. ``admin``: a kafka-python
+    admin client to use (else one is made for this call)."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(**kafka_options(settings), client_id=client_id)
+    own = admin is None
+    if own:
+        admin = KafkaAdminClient(**kafka_options(settings), client_id=client_id)
     try:
         described = {t["name"]: t for t in admin.describe_topics(list(specs))}
         missing = {
@@ -48,4 +54,5 @@ def ensure_topics(
             name: None if name in missing else len(described[name]["partitions"]) for name in specs
         }
     finally:
-        admin.close()
+        if own:
+            admin.close()

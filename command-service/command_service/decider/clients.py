@@ -17,10 +17,9 @@ from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.net.compat import KafkaNetClient
 
 from command_service.decider import snapshots
-from ordersource.connections import kafka_options, redis_client
+from ordersource.connections import NetworkClients, kafka_options, redis_client
 from ordersource.kafka_read import committed_reader
 from ordersource.settings import Settings
 
@@ -52,19 +51,11 @@ class DeciderClients:
             "client_id": "orders-decider",
             "metrics_enabled": False,
         }
-        made: list[KafkaNetClient] = []
-
-        def network_client(**config: Any) -> KafkaNetClient:
-            made.append(KafkaNetClient(**config))
-            return made[-1]
-
+        network_clients = NetworkClients()
         try:
-            self.consumer = self._group_consumer(settings, network_client)
+            self.consumer = self._group_consumer(settings, network_clients)
         except BaseException:
-            # The consumer starts its IO thread before it bootstraps: a failed start
-            # would leave that thread and its sockets behind, once per retry.
-            for client in made:
-                client.close()
+            network_clients.close()  # a failed start must not leave its IO thread behind
             raise
         self.redis: redis.Redis = redis_client(settings, timeout_s=REDIS_TIMEOUT_S)
 

@@ -113,6 +113,11 @@ class Decider:
             ["redis"],
             undelivered_verdicts=len(self.courier),
             snapshots=self.snapshotter.status(),
+            transactional_id=self.clients.transactional_id,
+            partitions={
+                str(n): "caught_up" if p.caught_up.is_set() else "catching_up"
+                for n, p in sorted(list(self.partitions.items()))
+            },
         )
 
     def run(self) -> None:

@@ -82,6 +82,8 @@ class BatchPlan:
     applied: int = 0
     skipped: int = 0
     newest_event_at: datetime | None = None
+    newest_by_partition: dict[int, datetime] = field(default_factory=dict)
+    """The newest event applied, per partition (how fresh each partition's views are)."""
 
 
 def plan_batch(batch: Sequence[Incoming], snapshot: Snapshot) -> BatchPlan:
@@ -142,6 +144,9 @@ def _record_applied(
     plan.applied += 1
     if plan.newest_event_at is None or event.occurred_at > plan.newest_event_at:
         plan.newest_event_at = event.occurred_at
+    newest = plan.newest_by_partition.get(record.partition)
+    if newest is None or event.occurred_at > newest:
+        plan.newest_by_partition[record.partition] = event.occurred_at
 
 
 def _add_stats(stats: Counter[str], write: OrderWrite) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ordersource import codec
-from ordersource.keys import ViewKeys
+from ordersource.keys import ViewKeys, newest_fields
 from ordersource.views import TOTAL_LIMB, index_score, rfc3339, total_limbs
 from projector.core.plan import BatchPlan, Incoming
 
@@ -69,6 +69,9 @@ def plan_ops(keys: ViewKeys, plan: BatchPlan, now: float) -> list[list[str]]:
             "newest_event_at",
             rfc3339(newest),
         )
+    for partition, newest in sorted(plan.newest_by_partition.items()):
+        ts_field, at_field = newest_fields(partition)
+        op("HMAX", meta, ts_field, repr(newest.timestamp()), at_field, rfc3339(newest))
     return ops
 
 

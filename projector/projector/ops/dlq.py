@@ -22,7 +22,11 @@ from ordersource.codec import UndecodableEvent, decode_event
 from ordersource.kafka_read import committed_reader, read_partition
 from ordersource.settings import Settings
 from projector import offsets
-from projector.ops.status import dlq_group
+
+
+def dlq_group(settings: Settings) -> str:
+    """The consumer group whose committed offsets mark dead letters as handled."""
+    return f"{settings.projector_group}-dlq"
 
 
 @dataclass(frozen=True)
@@ -48,37 +52,109 @@ class DeadLetter:
 
 
 def read(
-    settings: Settings, admin: Any, *, handled_too: bool, timeout_s: float = 30.0
+    settings: Settings,
+    admin: Any,
+    *,
+    handled_too: bool,
+    timeout_s: float = 30.0,
+    per_partition: int | None = None,
+    consumer: Any = None,
 ) -> list[DeadLetter]:
+    """The dead letters, oldest first: at most ``per_partition`` of each partition (None:
+    all). ``consumer``: a ``committed_reader`` to use (a process that reads often keeps
+    one); without it one is made for this call and closed."""
     topic = settings.dlq_topic
     ends = offsets.ends(admin, topic)
     start = offsets.earliest(admin, topic)
     if not handled_too:
         marks = offsets.committed(admin, dlq_group(settings), topic)
         start = {p: max(o, marks[p].offset if p in marks else 0) for p, o in start.items()}
-    consumer = committed_reader(settings, "orders-dlq")
+    if per_partition is not None:
+        ends = {p: min(end, start[p] + per_partition) for p, end in ends.items()}
+    own = consumer is None
+    reader = committed_reader(settings, "orders-dlq") if own else consumer
     found: list[DeadLetter] = []
     try:
         deadline = time.monotonic() + timeout_s
         for p in sorted(ends):
+            if start[p] >= ends[p]:
+                continue
             left = max(0.0, deadline - time.monotonic())
             records = read_partition(
-                consumer, TopicPartition(topic, p), start[p], ends[p], timeout_s=left
+                reader, TopicPartition(topic, p), start[p], ends[p], timeout_s=left
             )
             found += [_dead_letter(r) for r in records]
     finally:
-        consumer.close()
+        if own:
+            reader.close()
     return sorted(found, key=lambda d: (d.partition, d.offset))
 
 
-def mark_handled(settings: Settings, admin: Any, unreadable: list[DeadLetter]) -> dict[int, int]:
-    """Move the handled mark to the end of each partition, or to its first still
-    unreadable dead letter (so ``dlq list`` keeps showing that one and what follows)."""
+@dataclass(frozen=True)
+class Triage:
+    """Unhandled dead letters sorted by whether the current code reads them."""
+
+    readable: list[DeadLetter]
+    unreadable: list[tuple[DeadLetter, str]]
+    """With why not."""
+
+    @property
+    def letters(self) -> int:
+        return len(self.readable) + len(self.unreadable)
+
+
+def triage(letters: list[DeadLetter]) -> Triage:
+    readable: list[DeadLetter] = []
+    unreadable: list[tuple[DeadLetter, str]] = []
+    for letter in letters:
+        why = letter.redecode()
+        if why is None:
+            readable.append(letter)
+        else:
+            unreadable.append((letter, why))
+    return Triage(readable, unreadable)
+
+
+def mark_through(settings: Settings, admin: Any, partition: int, offset: int) -> dict[int, int]:
+    """Mark the dead letters of ``partition`` up to and including ``offset`` handled (the
+    mark never moves back, nor past the partition's end). Answers the marks."""
     topic = settings.dlq_topic
-    marks = offsets.ends(admin, topic)
+    ends = offsets.ends(admin, topic)
+    if partition not in ends:
+        raise ValueError(f"{topic} has no partition {partition}")
+    committed = offsets.committed(admin, dlq_group(settings), topic)
+    marks = {p: committed[p].offset if p in committed else 0 for p in ends}
+    marks[partition] = min(ends[partition], max(marks[partition], offset + 1))
+    return offsets.reset(admin, dlq_group(settings), topic, marks)
+
+
+def mark_handled(
+    settings: Settings, admin: Any, read: list[DeadLetter], unreadable: list[DeadLetter]
+) -> dict[int, int]:
+    """After a replay: move each partition's handled mark past the dead letters that were
+    ``read`` (and so triaged), or to its first still ``unreadable`` one (so ``dlq list``
+    keeps showing that one and what follows). Dead letters that arrived after the read
+    stay unhandled. Answers the marks moved."""
+    marks: dict[int, int] = {}
+    for letter in read:
+        marks[letter.partition] = max(marks.get(letter.partition, 0), letter.offset + 1)
     for letter in unreadable:
         marks[letter.partition] = min(marks[letter.partition], letter.offset)
-    return offsets.reset(admin, dlq_group(settings), topic, marks)
+    if not marks:
+        return {}
+    return offsets.reset(admin, dlq_group(settings), settings.dlq_topic, marks)
+
+
+def counts(settings: Settings, admin: Any) -> tuple[int, int]:
+    """(dead letters in the topic, of which unhandled)."""
+    topic = settings.dlq_topic
+    end, start = offsets.ends(admin, topic), offsets.earliest(admin, topic)
+    handled = offsets.committed(admin, dlq_group(settings), topic)
+    records = sum(end[p] - start[p] for p in end)
+    unhandled = sum(
+        end[p] - max(start[p], handled[p].offset if p in handled else 0) for p in end
+    )
+    return records, unhandled
 
 
 def _dead_letter(record: Any) -> DeadLetter:

@@ -16,6 +16,7 @@ from ordersource.connections import redis_client
 from ordersource.generation import resolve_generation
 from ordersource.settings import Settings
 from projector import offsets
+from projector.ops import dlq
 
 
 @dataclass
@@ -28,19 +29,16 @@ class Status:
     dlq_unhandled: int = 0
 
 
-def dlq_group(settings: Settings) -> str:
-    """The consumer group whose committed offsets mark dead letters as handled."""
-    return f"{settings.projector_group}-dlq"
-
-
-def gather(settings: Settings, admin: Any) -> Status:
-    client: Any = redis_client(settings, timeout_s=10)
+def gather(settings: Settings, admin: Any, redis: Any = None) -> Status:
+    """``redis``: a synchronous client to use (else one is made for this call)."""
+    client: Any = redis_client(settings, timeout_s=10) if redis is None else redis
     try:
         status = Status(resolve_generation(client), _generations(client))
         view = keys.ViewKeys(status.current or keys.DEFAULT_GENERATION)
         applied = {int(p): int(o) for p, o in client.hgetall(view.checkpoint).items()}
     finally:
-        client.close()
+        if redis is None:
+            client.close()
     ends = offsets.ends(admin, settings.events_topic)
     for p, end in sorted(ends.items()):
         status.partitions.append(
@@ -52,13 +50,7 @@ def gather(settings: Settings, admin: Any) -> Status:
             }
         )
     status.members = offsets.members(admin, settings.projector_group)
-    dlq_end = offsets.ends(admin, settings.dlq_topic)
-    dlq_start = offsets.earliest(admin, settings.dlq_topic)
-    handled = offsets.committed(admin, dlq_group(settings), settings.dlq_topic)
-    status.dlq_records = sum(dlq_end[p] - dlq_start[p] for p in dlq_end)
-    status.dlq_unhandled = sum(
-        dlq_end[p] - max(dlq_start[p], handled[p].offset if p in handled else 0) for p in dlq_end
-    )
+    status.dlq_records, status.dlq_unhandled = dlq.counts(settings, admin)
     return status
 
 

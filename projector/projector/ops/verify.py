@@ -104,6 +104,31 @@ def read_log(
         consumer.close()
 
 
+def describe(diff: Difference) -> str:
+    """One line about a difference, for a person."""
+    if diff.what == "view" and isinstance(diff.expected, dict) and isinstance(diff.actual, dict):
+        fields = sorted(
+            k
+            for k in diff.expected.keys() | diff.actual.keys()
+            if diff.expected.get(k) != diff.actual.get(k)
+        )
+        detail = "; ".join(
+            f"{k}: log says {diff.expected.get(k)!r}, Redis has {diff.actual.get(k)!r}"
+            for k in fields
+        )
+        return f"order {diff.subject}: view differs ({detail})"
+    labels = {
+        "missing_view": "no view in Redis",
+        "extra_view": "a view for an order the log does not have",
+        "history": "history versions differ",
+        "index": "list index entries differ",
+        "stats": "stats differ",
+    }
+    what = labels.get(diff.what, diff.what)
+    subject = "stats" if diff.what == "stats" else f"order {diff.subject}"
+    return f"{subject}: {what} (log: {diff.expected!r}, Redis: {diff.actual!r})"
+
+
 def verify(settings: Settings, generation: str | None = None) -> list[Difference]:
     return check(settings, generation).differences
 

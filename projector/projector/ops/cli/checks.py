@@ -9,7 +9,7 @@ from rich.table import Table
 
 from projector.ops import status as status_module
 from projector.ops.cli.base import FAILED, app, console, kafka_admin, settings_of
-from projector.ops.verify import Difference, check
+from projector.ops.verify import check, describe
 
 SHOWN_DIFFERENCES = 50
 
@@ -39,30 +39,6 @@ def verify(
     if len(report.differences) > SHOWN_DIFFERENCES:
         console.print(f"  … and {len(report.differences) - SHOWN_DIFFERENCES} more")
     raise typer.Exit(FAILED)
-
-
-def describe(diff: Difference) -> str:
-    if diff.what == "view" and isinstance(diff.expected, dict) and isinstance(diff.actual, dict):
-        fields = sorted(
-            k
-            for k in diff.expected.keys() | diff.actual.keys()
-            if diff.expected.get(k) != diff.actual.get(k)
-        )
-        detail = "; ".join(
-            f"{k}: log says {diff.expected.get(k)!r}, Redis has {diff.actual.get(k)!r}"
-            for k in fields
-        )
-        return f"order {diff.subject}: view differs ({detail})"
-    labels = {
-        "missing_view": "no view in Redis",
-        "extra_view": "a view for an order the log does not have",
-        "history": "history versions differ",
-        "index": "list index entries differ",
-        "stats": "stats differ",
-    }
-    what = labels.get(diff.what, diff.what)
-    subject = "stats" if diff.what == "stats" else f"order {diff.subject}"
-    return f"{subject}: {what} (log: {diff.expected!r}, Redis: {diff.actual!r})"
 
 
 @app.command()

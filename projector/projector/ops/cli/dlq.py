@@ -10,7 +10,7 @@ from rich.table import Table
 from projector.ops import dlq
 from projector.ops.cli.base import FAILED, console, dlq_app, kafka_admin, settings_of
 from projector.ops.cli.replay import run_blue_green
-from projector.ops.status import dlq_group
+from projector.ops.dlq import dlq_group
 
 
 @dlq_app.command("list")
@@ -47,24 +47,26 @@ def replay_dead_letters(ctx: typer.Context) -> None:
         if not letters:
             console.print("no unhandled dead letters")
             return
-        unreadable = []
-        for letter in letters:
-            why = letter.redecode()
-            source = f"{letter.source_partition}@{letter.source_offset}"
-            where = f"{letter.partition}@{letter.offset} (events {source})"
-            if why is None:
-                console.print(f"  readable now: {where}")
-            else:
-                unreadable.append(letter)
-                console.print(f"  still unreadable: {where}: {why}", highlight=False)
-        readable = len(letters) - len(unreadable)
+        found = dlq.triage(letters)
+        for letter in found.readable:
+            console.print(f"  readable now: {_where(letter)}")
+        for letter, why in found.unreadable:
+            console.print(f"  still unreadable: {_where(letter)}: {why}", highlight=False)
         console.print(
-            f"{readable} of {len(letters)} dead letter(s) are readable with the current code"
+            f"{len(found.readable)} of {found.letters} dead letter(s) are readable with the "
+            "current code"
         )
-        if readable:
+        if found.readable:
             console.print("rebuilding the views so they are projected in log order (blue/green)")
             run_blue_green(settings, "dlq-replay")
-        marks = dlq.mark_handled(settings, admin, unreadable)
+        marks = dlq.mark_handled(
+            settings, admin, letters, [letter for letter, _ in found.unreadable]
+        )
     console.print(f"handled up to {dict(sorted(marks.items()))} in group {dlq_group(settings)}")
-    if unreadable:
+    if found.unreadable:
         raise typer.Exit(FAILED)
+
+
+def _where(letter: dlq.DeadLetter) -> str:
+    source = f"{letter.source_partition}@{letter.source_offset}"
+    return f"{letter.partition}@{letter.offset} (events {source})"

@@ -1,0 +1,151 @@
+"""What the console talks to, built once per process and closed at shutdown.
+
+Kafka (kafka-python, synchronous): one admin client, one read_committed reader (dead
+letters, the audit trail) and one producer (the audit trail), used one call at a time
+from a worker thread (``kafka``: the clients are not thread-safe). They are connected
+in the background with back-off, so the console starts, and says on ``/readyz``, while
+Kafka is away. Redis: an asyncio client for the replays and a synchronous one for the
+status reads (in the worker thread). HTTP: one pooled client to the query API and the
+deciders. A job (replay, verify) opens its own Kafka clients for its run, as the
+``orders`` tool does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from ordersource.connections import (
+    NetworkClients,
+    async_redis_client,
+    kafka_options,
+    redis_client,
+)
+from ordersource.kafka_read import committed_reader
+from ordersource.settings import Settings
+from ordersource.topics import ensure_topics
+from projector.console.audit import AuditTrail
+
+T = TypeVar("T")
+CONNECT_BACKOFF_MAX_S = 10.0
+log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class KafkaParts:
+    admin: Any
+    reader: Any
+    producer: Any
+    audit: AuditTrail
+
+    def close(self) -> None:
+        for client in (self.producer, self.reader, self.admin):
+            try:
+                client.close()
+            except Exception:  # closing what may never have connected
+                log.debug("closing %r", client, exc_info=True)
+
+
+def audit_topic_spec(settings: Settings) -> dict[str, dict[str, Any]]:
+    """One partition (the trail in one order), kept forever."""
+    return {
+        settings.audit_topic: {
+            "num_partitions": 1,
+            "replication_factor": settings.replication_factor,
+            "configs": {"retention.ms": "-1", "cleanup.policy": "delete"},
+        }
+    }
+
+
+def _connect_kafka(settings: Settings) -> KafkaParts:
+    """One attempt (the caller retries): every client, or none left behind."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient
+
+    network = NetworkClients()
+    options = {**kafka_options(settings), "kafka_client": network}
+    try:
+        admin = KafkaAdminClient(**options, client_id="orders-console", request_timeout_ms=15_000)
+        ensure_topics(settings, audit_topic_spec(settings), "orders-console", admin=admin)
+        reader = committed_reader(settings, "orders-console", kafka_client=network)
+        producer = KafkaProducer(
+            **options, client_id="orders-console-audit", acks="all", linger_ms=0
+        )
+    except BaseException:
+        network.close()
+        raise
+    return KafkaParts(admin, reader, producer, AuditTrail(settings.audit_topic, producer, reader))
+
+
+class ConsoleClients:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(15.0, connect=2.0),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        )
+        self.redis = async_redis_client(settings, timeout_s=30)
+        self.sync_redis = redis_client(settings, timeout_s=10)
+        self._kafka: KafkaParts | None = None
+        self._lock = threading.Lock()
+        self._connecting: asyncio.Task[None] | None = None
+
+    @property
+    def kafka_ready(self) -> bool:
+        return self._kafka is not None
+
+    def start(self) -> None:
+        self._connecting = asyncio.create_task(self._connect(), name="console-kafka-connect")
+
+    async def _connect(self) -> None:
+        # Any failure is retried (a refusing broker, an ACL, a topic not created yet): the
+        # console keeps serving and says why on /readyz and in its log, never exits.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=CONNECT_BACKOFF_MAX_S),
+            before_sleep=lambda state: log.warning(
+                "cannot connect to Kafka yet (%r); attempt %d, retrying",
+                state.outcome.exception() if state.outcome else None,
+                state.attempt_number,
+            ),
+        )
+        async for attempt in retrying:
+            with attempt:
+                self._kafka = await asyncio.to_thread(_connect_kafka, self.settings)
+        log.info("connected to Kafka at %s", self.settings.kafka_bootstrap)
+
+    async def kafka(self, call: Callable[[KafkaParts], T]) -> T:
+        """Run ``call`` with the Kafka clients in a worker thread, one call at a time."""
+        parts = self._kafka
+        if parts is None:
+            raise KafkaUnavailable("Kafka is not connected yet")
+
+        def locked() -> T:
+            with self._lock:
+                return call(parts)
+
+        return await asyncio.to_thread(locked)
+
+    async def close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            try:
+                await self._connecting
+            except BaseException:  # cancelled, or the last attempt's error
+                log.debug("Kafka connect ended", exc_info=True)
+        await self.http.aclose()
+        await self.redis.aclose()
+        self.sync_redis.close()
+        if self._kafka is not None:
+            await asyncio.to_thread(self._kafka.close)
