@@ -151,9 +151,7 @@ def counts(settings: Settings, admin: Any) -> tuple[int, int]:
     end, start = offsets.ends(admin, topic), offsets.earliest(admin, topic)
     handled = offsets.committed(admin, dlq_group(settings), topic)
     records = sum(end[p] - start[p] for p in end)
-    unhandled = sum(
-        end[p] - max(start[p], handled[p].offset if p in handled else 0) for p in end
-    )
+    unhandled = sum(end[p] - max(start[p], handled[p].offset if p in handled else 0) for p in end)
     return records, unhandled
 
 
