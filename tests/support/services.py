@@ -23,12 +23,14 @@ SERVICE_MODULES = {
     "command-api": "command_service",
     "projector": "projector",
     "query-api": "query_service",
+    "console": "projector.console",
 }
 SERVICE_PORT_VARS = {
     "decider": "ORDERS_DECIDER_PORT",
     "command-api": "ORDERS_COMMAND_API_PORT",
     "projector": "ORDERS_PROJECTOR_PORT",
     "query-api": "ORDERS_QUERY_API_PORT",
+    "console": "ORDERS_CONSOLE_PORT",
 }
 
 
@@ -134,18 +136,20 @@ class Services:
         wait: bool = True,
         ready_path: str = "/readyz",
         timeout: float = 60.0,
+        module: str | None = None,
     ) -> ServiceProcess:
         """Start ``name`` (decider, command-api, projector, query-api).
 
         ``env`` overrides settings (e.g. another port for a second instance); with
-        ``wait`` it returns once the process answers 200 on ``ready_path``.
+        ``wait`` it returns once the process answers 200 on ``ready_path``. ``module``
+        runs another ``python -m`` module as that service (a test's wrapper of it).
         """
         if name not in SERVICE_MODULES:
             raise ValueError(f"unknown service {name!r}; known: {sorted(SERVICE_MODULES)}")
         merged = {**service_environment(self.settings_env), **(env or {})}
         count = sum(1 for p in self.started if p.name == name)
         log_path = self.log_dir / (f"{name}.log" if count == 0 else f"{name}-{count + 1}.log")
-        proc = ServiceProcess(name, SERVICE_MODULES[name], merged, log_path).start()
+        proc = ServiceProcess(name, module or SERVICE_MODULES[name], merged, log_path).start()
         self.started.append(proc)
         if wait:
             proc.wait_http_ok(proc.url(ready_path), timeout)
@@ -180,7 +184,9 @@ def isolated_settings(
         f"{prefix}.orders.events",
         f"{prefix}.orders.events.dlq",
     )
-    command_port, query_port, projector_port, decider_port, command_ops, query_ops = free_ports(6)
+    ports = free_ports(7)
+    command_port, query_port, projector_port, decider_port, command_ops, query_ops = ports[:6]
+    console_port = ports[6]
     redis_server.flushall()
     common = dict(topic_configs or {})
     kafka.create_topics(
@@ -211,4 +217,8 @@ def isolated_settings(
         "ORDERS_COMMAND_API_OPS_PORT": str(command_ops),
         "ORDERS_QUERY_API_OPS_PORT": str(query_ops),
         "ORDERS_STATE_DIR": str(state_dir),
+        "ORDERS_AUDIT_TOPIC": f"{prefix}.orders.audit",  # the console makes it
+        "ORDERS_CONSOLE_PORT": str(console_port),
+        "ORDERS_CONSOLE_QUERY_API_URL": f"http://127.0.0.1:{query_port}",
+        "ORDERS_CONSOLE_DECIDER_URLS": f'["http://127.0.0.1:{decider_port}"]',
     }

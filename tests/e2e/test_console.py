@@ -1,0 +1,337 @@
+"""The operator's console in a real browser: Debian's chromium, headless, driven by
+Playwright, against the real stack (Kafka, Redis, the four services and the console,
+auth on with a token per role).
+
+- A reader walks Bob's order: place 5, modify to 6; the timeline shows 2 events with
+  what each changed, and the time-travel slider at version 1 shows 5.
+- A reader sees no admin action, and the console refuses the reader's POSTs (403).
+- Hostile strings in event data and in a dead letter render as text: no script runs, no
+  element is made of them, and the page's strict CSP reports no violation.
+- An admin replays a dead letter (readable after a deployed upcaster), marks another one
+  handled, runs a blue/green replay and a verify; the audit trail names the admin.
+- The lag panel updates while load runs (lag rises while the projector is paused, falls
+  back to 0 once it runs again).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from ordersource import codec
+from tests.support.events import placed
+from tests.support.http import place_body
+from tests.support.read_side import append, append_raw
+from tests.support.services import ServiceProcess, Services, isolated_settings
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"\'&'
+WATCH_CSP = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+class Stack:
+    def __init__(self, env: dict[str, str], services: Services, tokens: dict[str, str]) -> None:
+        self.env, self.services, self.tokens = env, services, tokens
+        self.procs: dict[str, ServiceProcess] = {}
+
+    def url(self, name: str, path: str = "") -> str:
+        return self.procs[name].url(path)
+
+    def client(self, name: str, role: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url(name),
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+            timeout=30,
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(
+    kafka: Any, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("console")
+    env = isolated_settings(kafka, redis_server, tmp / "state")
+    tokens = {role: secrets.token_urlsafe(18) for role in ("writer", "reader", "admin")}
+    env["ORDERS_AUTH_TOKENS"] = codec.dumps({r: [t] for r, t in tokens.items()}).decode()
+    services = Services(env, tmp / "logs")
+    found = Stack(env, services, tokens)
+    try:
+        for name in ("decider", "projector", "command-api", "query-api"):
+            found.procs[name] = services(name)
+        # The console as deployed with an upcaster the projector lacks (see the module).
+        found.procs["console"] = services("console", module="tests.support.upcasting_console")
+        yield found
+    except BaseException:
+        print(services.log_report(60))
+        raise
+    finally:
+        services.stop_all()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    assert chromium, (
+        "Debian's chromium is needed (make test installs it: deploy/local/prerequisites --browser)"
+    )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(WATCH_CSP)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def sign_in(page: Page, stack: Stack, role: str) -> None:
+    page.goto(stack.url("console", "/console/"))
+    page.get_by_label("Bearer token").fill(stack.tokens[role])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who-text")).to_contain_text(f"Signed in as {role}")
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Into ORDERS_CONSOLE_SCREENSHOTS (docs/images when regenerating the docs' pictures)."""
+    where = os.environ.get("ORDERS_CONSOLE_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(where) / f"{name}.png"), full_page=True)
+
+
+def place_bobs_order(stack: Stack, order_id: str) -> None:
+    with stack.client("command-api", "writer") as commands:
+        placed_ = commands.post("/orders", json=place_body(order_id, qty=5))
+        assert placed_.status_code == 201, placed_.text
+        modified = commands.post(
+            f"/orders/{order_id}/modify",
+            json={"changes": [{"sku": "apple", "quantity": 6}]},
+            headers={"If-Match": '"1"'},
+        )
+        assert modified.status_code == 200, modified.text
+    with stack.client("query-api", "reader") as queries:
+        fresh = queries.get(f"/orders/{order_id}", params={"min_version": 2, "wait_ms": 10_000})
+        assert fresh.status_code == 200, fresh.text
+
+
+def test_reader_walks_bobs_order_and_sees_no_admin_action(page: Page, stack: Stack) -> None:
+    place_bobs_order(stack, "bob-1")
+    response = page.goto(stack.url("console", "/console/"))
+    assert response is not None
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "require-trusted-types-for 'script'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    sign_in(page, stack, "reader")
+
+    page.get_by_label("Customer id").fill("bob")
+    page.get_by_role("button", name="List").click()
+    page.get_by_role("link", name="bob-1").click()
+    timeline = page.locator("#timeline > li")
+    expect(timeline).to_have_count(2)
+    expect(timeline.nth(0)).to_contain_text("OrderPlaced")
+    expect(timeline.nth(0)).to_contain_text("items[apple].quantity: — → 5")
+    expect(timeline.nth(1)).to_contain_text("OrderModified")
+    expect(timeline.nth(1)).to_contain_text("items[apple].quantity: 5 → 6")
+    expect(page.locator("section[aria-labelledby=now-h] tbody")).to_contain_text("6")
+
+    slider = page.get_by_label("Version", exact=True)
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # the keyboard moves it, as a mouse would
+    expect(page.locator("#version-readout")).to_have_text("version 1")
+    travelled = page.locator("#travelled")
+    expect(travelled.locator("h3")).to_have_text("As of version 1")
+    expect(travelled.locator("tbody tr").first.locator("td").nth(1)).to_have_text("5")
+    screenshot(page, "console-order")
+
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.locator("#dlq-counts")).to_be_visible()
+    page.get_by_role("link", name="Operations").click()
+    expect(page.locator("#deciders table")).to_contain_text("ready")
+    for action in ("#replay-dead-letters", "#start-replay", "#run-verify"):
+        expect(page.locator(action)).to_have_count(0)
+    expect(page.get_by_role("button", name="Mark handled")).to_have_count(0)
+
+    with stack.client("console", "reader") as as_reader:
+        for path in ("dead-letters/replay", "replays", "verify"):
+            refused = as_reader.post(f"/console/api/{path}", json={})
+            assert refused.status_code == 403, (path, refused.text)
+        refused = as_reader.post(
+            "/console/api/dead-letters/handled", json={"partition": 0, "offset": 0}
+        )
+        assert refused.status_code == 403
+    with stack.client("console", "writer") as as_writer:  # a writer may not even look
+        assert as_writer.get("/console/api/status").status_code == 403
+    assert httpx.get(stack.url("console", "/console/api/status")).status_code == 401
+    assert page.evaluate("window.__violations") == []
+
+
+def test_hostile_event_data_renders_as_text(page: Page, stack: Stack) -> None:
+    with stack.client("command-api", "writer") as commands:
+        assert commands.post("/orders", json=place_body("mallory-1", qty=1)).status_code == 201
+        paid = commands.post(
+            "/orders/mallory-1/pay", json={"amount_cents": 120, "payment_ref": HOSTILE}
+        )
+        assert paid.status_code == 200, paid.text
+    with stack.client("query-api", "reader") as queries:
+        assert (
+            queries.get(
+                "/orders/mallory-1", params={"min_version": 2, "wait_ms": 10_000}
+            ).status_code
+            == 200
+        )
+    append_raw(
+        stack.env["ORDERS_KAFKA_BOOTSTRAP"],
+        stack.env["ORDERS_EVENTS_TOPIC"],
+        b"m",
+        HOSTILE.encode(),
+    )
+
+    sign_in(page, stack, "reader")
+    page.goto(stack.url("console", "/console/#/orders/mallory-1"))
+    timeline = page.locator("#timeline > li")
+    expect(timeline).to_have_count(2)
+    timeline.nth(1).locator("summary").click()
+    expect(timeline.nth(1).locator("pre")).to_contain_text(HOSTILE.replace('"', '\\"'))
+
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.locator("#dead-letters pre").filter(has_text="<script>")).to_have_count(1)
+    assert page.locator("img[src=x]").count() == 0
+    assert page.locator("main script").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("window.__violations") == []
+
+
+def test_admin_replays_dead_letters_runs_replay_and_verify(page: Page, stack: Stack) -> None:
+    bootstrap, topic = stack.env["ORDERS_KAFKA_BOOTSTRAP"], stack.env["ORDERS_EVENTS_TOPIC"]
+    legacy = placed("legacy-1").model_dump(mode="json") | {"schema_version": 0}
+    append_raw(bootstrap, topic, b"legacy-1", codec.dumps(legacy))
+    append_raw(bootstrap, topic, b"junk", b"\xff{not json")
+    with stack.client("console", "admin") as console:
+
+        def dead_lettered() -> bool:
+            found = console.get("/console/api/dead-letters").json()["letters"]
+            legacy_in = any("no upcaster for OrderPlaced" in d["reason"] for d in found)
+            junk_in = any(d["value_base64"] is not None for d in found)  # the non-UTF-8 one
+            return legacy_in and junk_in
+
+        wait_until(dead_lettered, timeout=30, message="the projector did not dead-letter both")
+
+    sign_in(page, stack, "admin")
+    page.get_by_role("link", name="Dead letters").click()
+    rows = page.locator("#dead-letters tbody tr")
+    expect(rows.filter(has_text="no upcaster for OrderPlaced")).to_have_count(1)
+    screenshot(page, "console-dead-letters")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Replay dead letters").click()
+    result = page.locator("#dlq-job")
+    expect(result.locator("[data-state]")).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(result).to_contain_text("dead letter(s) are readable with the current code")
+    expect(result).to_contain_text("is current (was")
+    with stack.client("query-api", "reader") as queries:
+        assert queries.get("/orders/legacy-1").json()["version"] == 1  # projected at last
+
+    junk = rows.filter(has_text="not UTF-8")
+    expect(junk).to_have_count(1)  # still unreadable: still listed
+    page.once("dialog", lambda dialog: dialog.accept())
+    junk.get_by_role("button", name="Mark handled").click()
+    expect(rows.filter(has_text="not UTF-8")).to_have_count(0)
+
+    page.get_by_role("link", name="Operations").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Start blue/green replay").click()
+    expect(page.locator("#replay-job [data-state]")).to_have_attribute(
+        "data-state", "done", timeout=60_000
+    )
+    expect(page.locator("#replay-job")).to_contain_text("is current (was")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Run verify").click()
+    expect(page.locator("#verify-result")).to_contain_text(
+        "the views equal the fold of", timeout=60_000
+    )
+
+    page.reload()
+    audit = page.locator("#audit tbody tr")
+    expect(audit.first).to_be_visible()
+    screenshot(page, "console-operations")
+    with stack.client("console", "admin") as console:
+        me = console.get("/console/api/session").json()["name"]
+        entries = console.get("/console/api/audit").json()["entries"]
+    steps = {(e["action"], e["outcome"]) for e in entries if e["actor"]["name"] == me}
+    for action in (
+        "dead-letters.replay",
+        "dead-letters.mark-handled",
+        "replay.blue-green",
+        "verify",
+    ):
+        assert {(action, "requested"), (action, "done")} <= steps, (action, steps)
+    expect(audit.filter(has_text="dead-letters.replay").first).to_contain_text(f"admin {me}")
+    assert page.evaluate("window.__violations") == []
+
+
+def test_lag_panel_updates_while_load_runs(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "reader")
+    page.get_by_role("link", name="Projection").click()
+    expect(page.locator("#total-lag")).to_have_text("0", timeout=30_000)
+    samples = int(page.locator("#lag-chart").get_attribute("data-samples") or 0)
+
+    bootstrap, topic = stack.env["ORDERS_KAFKA_BOOTSTRAP"], stack.env["ORDERS_EVENTS_TOPIC"]
+    stop = threading.Event()
+
+    def load() -> None:  # a steady stream of new orders into the log, ~200 events/s
+        n = 0
+        while not stop.is_set() and n < 20_000:
+            append(bootstrap, topic, [placed(f"load-{n + i}") for i in range(50)], chunk=50)
+            n += 50
+            stop.wait(0.25)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    projector = stack.procs["projector"]
+    try:
+        os.kill(projector.pid, signal.SIGSTOP)  # the views fall behind the log...
+        try:
+            wait_until(
+                lambda: int(page.locator("#total-lag").text_content() or 0) > 100,
+                timeout=30,
+                message="the lag panel did not show the lag rising",
+            )
+            screenshot(page, "console-projection")
+        finally:
+            os.kill(projector.pid, signal.SIGCONT)  # ...and catch up once it runs again
+    finally:
+        stop.set()
+        loader.join(timeout=30)
+    expect(page.locator("#total-lag")).to_have_text("0", timeout=60_000)
+    later = int(page.locator("#lag-chart").get_attribute("data-samples") or 0)
+    assert later > samples + 3, (samples, later)  # it kept refreshing, once a second
+    assert page.locator("#lag-chart polyline").count() == 1
