@@ -53,6 +53,10 @@ TEST_VARIABLES = {
     "ORDERS_TEST_REDIS_IMAGE": ("`redis:7`", "Redis image for `containers`"),
     "ORDERS_FUZZ_EXAMPLES": ("`25`", "examples per route in the schemathesis tests"),
     "ORDERS_FAULT_REPORT": ("—", "`make fault`: where the results table is written"),
+    "ORDERS_CONSOLE_SCREENSHOTS": (
+        "—",
+        "the console's browser tests save screenshots of its pages there (`docs/images`)",
+    ),
 }
 
 

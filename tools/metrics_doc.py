@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from command_service.decider.metrics import DeciderMetrics
 from ordersource.metrics import request_seconds, requests_in_flight, requests_shed
 from ordersource.settings import Settings
+from projector.console.metrics import ConsoleMetrics
 from projector.core.metrics import ProjectorMetrics
 
 STANDARD_PREFIXES = ("process_", "python_")
@@ -61,6 +62,7 @@ PROCESSES = (
     Process("decider", "decider", "decider_port", DeciderMetrics),
     Process("projector", "projector", "projector_port", ProjectorMetrics),
     Process("query_api", "query-api", "query_api_port", _api_metrics("query_api")),
+    Process("console", "console", "console_port", ConsoleMetrics),
 )
 
 

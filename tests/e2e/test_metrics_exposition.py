@@ -87,12 +87,13 @@ def scraped(stack: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_process_answers_readyz_in_one_shape(stack: dict[str, Any]) -> None:
-    """docs/operations.md: one /readyz body for all four (``ordersource.readiness``)."""
+    """docs/operations.md: one /readyz body for all five (``ordersource.readiness``)."""
     checks = {
         "decider": {"caught_up", "redis"},
         "command-api": {"redis", "kafka", "verdicts"},
         "projector": {"redis", "assigned"},
         "query-api": {"redis"},
+        "console": {"kafka", "redis"},
     }
     for service, names in checks.items():
         answer = httpx.get(stack[service].url("/readyz"), timeout=10)

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 
 from command_service.decider.snapshots import TOPIC_CONFIGS
 from ordersource.settings import Settings
+from projector.console.clients import audit_topic_spec
 from projector.runtime.topics import topic_specs
 
 pytestmark = pytest.mark.unit
@@ -385,7 +386,9 @@ def _create_topics_calls() -> dict[str, tuple[str, dict[str, str]]]:
     text = CREATE_TOPICS.read_text().replace("\\\n", " ")
     calls = {}
     for line in text.splitlines():
-        match = re.match(r'create "\$\{(ORDERS_\w+_TOPIC):-([^}]+)\}"(.*)$', line.strip())
+        match = re.match(
+            r'(?:PARTITIONS=\d+ )?create "\$\{(ORDERS_\w+_TOPIC):-([^}]+)\}"(.*)$', line.strip()
+        )
         if match:
             configs = dict(arg.split("=", 1) for arg in re.findall(r"--config (\S+)", match[3]))
             calls[match[1]] = (match[2], configs)
@@ -429,6 +432,10 @@ def test_the_topics_created_are_the_settings_topics() -> None:
     assert calls["ORDERS_SNAPSHOTS_TOPIC"][1] == TOPIC_CONFIGS
     assert calls["ORDERS_EVENTS_TOPIC"][1] == specs[settings.events_topic]["configs"]
     assert calls["ORDERS_DLQ_TOPIC"][1] == specs[settings.dlq_topic]["configs"]
+    audit = audit_topic_spec(settings)[settings.audit_topic]
+    assert calls["ORDERS_AUDIT_TOPIC"][1] == audit["configs"]
+    assert audit["num_partitions"] == 1
+    assert 'PARTITIONS=1 create "${ORDERS_AUDIT_TOPIC' in CREATE_TOPICS.read_text()
 
 
 # -- Kafka and Redis ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //
 // Safe rendering: every value from the server becomes a text node (h() below) or an
 // attribute set with setAttribute; nothing is ever parsed as HTML (the page's CSP
-// requires Trusted Types with no policy, so an innerHTML assignment would throw).
+// requires Trusted Types with no policy, so assigning a string as markup would throw).
 // The bearer token lives in this tab's sessionStorage and goes out only as an
 // Authorization header to this origin.
 
