@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -162,7 +163,7 @@ class Console:
 
     async def query(self, request: Request, path: str, query: str = "") -> httpx.Response:
         """GET a query API route with the caller's own credentials."""
-        url = f"{self.settings.console_query_api_url.rstrip('/')}/{path}"
+        url = f"{self.settings.console_query_api_url.rstrip('/')}/{encode_path(path)}"
         headers = {
             name: value
             for name in ("authorization", "if-none-match")
@@ -175,6 +176,12 @@ class Console:
         except httpx.HTTPError as exc:
             self.metrics.upstream_errors.labels("query_api").inc()
             raise unavailable("The query API", f"{type(exc).__name__}: {exc}") from exc
+
+
+def encode_path(path: str) -> str:
+    """Each segment percent-encoded, dots too: an order may be called ``..``, and an HTTP
+    client resolves a literal ``..`` segment (``orders/../x`` is ``/x``)."""
+    return "/".join(quote(segment, safe="").replace(".", "%2E") for segment in path.split("/"))
 
 
 def unavailable(what: str, detail: str) -> ProblemError:
