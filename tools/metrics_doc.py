@@ -108,7 +108,7 @@ collectors of prometheus_client, nothing else:
 
 - `process_*` (CPU seconds, resident/virtual memory, open file descriptors, start time)
   and `python_info`, `python_gc_*` (collections, collected and uncollectable objects),
-  in all four processes alike.
+  in every process alike.
 - Counters and histograms also export a `<name>_created` gauge (prometheus_client's
   creation timestamp of the series); histograms the usual `_bucket`, `_sum` and `_count`
   series.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
@@ -95,3 +96,11 @@ def test_the_page_code_has_no_inline_code_and_no_html_sinks() -> None:
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
                  "new Function", "localStorage"):  # fmt: skip
         assert sink not in code, sink
+
+
+def test_docs_list_every_route() -> None:
+    """docs/console.md's route tables name exactly the console's JSON routes."""
+    text = (Path(__file__).parents[2] / "docs" / "console.md").read_text()
+    documented = set(re.findall(r"`(GET|POST) (/console/api/[^` ]+)", text))
+    actual = {(m, p.replace(":path", "")) for p, methods in api_routes() for m in methods}
+    assert documented == actual

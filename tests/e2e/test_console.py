@@ -45,6 +45,22 @@ document.addEventListener('securitypolicyviolation',
 """
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => {
+    const labels = el.labels ? [...el.labels].map((l) => l.textContent).join('') : '';
+    const own = el.tagName === 'BUTTON' ? el.textContent : '';
+    const text = el.getAttribute('aria-label') || labels || own;
+    return !text.trim();
+  })
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def assert_labelled(page: Page) -> None:
+    """Accessibility basics: every control has an accessible name (a label, aria-label or
+    a button's text), so a screen reader can say what it is."""
+    assert page.evaluate(UNLABELLED) == [], page.url
+
+
 class Stack:
     def __init__(self, env: dict[str, str], services: Services, tokens: dict[str, str]) -> None:
         self.env, self.services, self.tokens = env, services, tokens
@@ -170,12 +186,15 @@ def test_reader_walks_bobs_order_and_sees_no_admin_action(page: Page, stack: Sta
     travelled = page.locator("#travelled")
     expect(travelled.locator("h3")).to_have_text("As of version 1")
     expect(travelled.locator("tbody tr").first.locator("td").nth(1)).to_have_text("5")
+    assert_labelled(page)
     screenshot(page, "console-order")
 
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("#dlq-counts")).to_be_visible()
+    assert_labelled(page)
     page.get_by_role("link", name="Operations").click()
     expect(page.locator("#deciders table")).to_contain_text("ready")
+    assert_labelled(page)
     for action in ("#replay-dead-letters", "#start-replay", "#run-verify"):
         expect(page.locator(action)).to_have_count(0)
     expect(page.get_by_role("button", name="Mark handled")).to_have_count(0)
@@ -249,6 +268,7 @@ def test_admin_replays_dead_letters_runs_replay_and_verify(page: Page, stack: St
     page.get_by_role("link", name="Dead letters").click()
     rows = page.locator("#dead-letters tbody tr")
     expect(rows.filter(has_text="no upcaster for OrderPlaced")).to_have_count(1)
+    assert_labelled(page)  # the admin's buttons included
     screenshot(page, "console-dead-letters")
 
     page.once("dialog", lambda dialog: dialog.accept())
@@ -282,6 +302,7 @@ def test_admin_replays_dead_letters_runs_replay_and_verify(page: Page, stack: St
     page.reload()
     audit = page.locator("#audit tbody tr")
     expect(audit.first).to_be_visible()
+    assert_labelled(page)
     screenshot(page, "console-operations")
     with stack.client("console", "admin") as console:
         me = console.get("/console/api/session").json()["name"]
