@@ -21,6 +21,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
     context.add_init_script(WATCH_CSP)
     opened = context.new_page()
     errors: list[str] = []
@@ -188,6 +189,15 @@ def test_reader_walks_bobs_order_and_sees_no_admin_action(page: Page, stack: Sta
     expect(travelled.locator("tbody tr").first.locator("td").nth(1)).to_have_text("5")
     assert_labelled(page)
     screenshot(page, "console-order")
+
+    # The moment picker (the browser's local time is UTC here): after both events, 6.
+    with stack.client("query-api", "reader") as queries:
+        events = queries.get("/orders/bob-1/history").json()["events"]
+    after = datetime.fromisoformat(events[1]["occurred_at"]) + timedelta(seconds=1)
+    page.get_by_label("Moment (your local time)").fill(after.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Show as of").click()
+    expect(travelled.locator("h3")).to_have_text(f"As of {after:%Y-%m-%dT%H:%M:%S}.000Z")
+    expect(travelled.locator("tbody tr").first.locator("td").nth(1)).to_have_text("6")
 
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("#dlq-counts")).to_be_visible()

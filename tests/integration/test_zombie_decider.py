@@ -20,6 +20,7 @@ from ordersource import codec
 from ordersource.settings import Settings
 from tests.support.commands import modify, place
 from tests.support.eventlog import assert_contiguous, read_log
+from tests.support.read_side import settings_from
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,9 +28,13 @@ pytestmark = pytest.mark.integration
 
 def settings_for(env: Mapping[str, str], instance: str) -> Settings:
     """Two deciders in one process: each its own instance (its own transactional.id)."""
-    fields = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
-    fields |= {"decider_max_poll_interval_ms": "4000", "decider_instance_id": instance}
-    return Settings(**fields)  # type: ignore[arg-type]
+    return settings_from(
+        {
+            **env,
+            "ORDERS_DECIDER_MAX_POLL_INTERVAL_MS": "4000",
+            "ORDERS_DECIDER_INSTANCE_ID": instance,
+        }
+    )
 
 
 def run(decider: Decider) -> threading.Thread:

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ordersource.auth import ANONYMOUS, Principal
-from ordersource.settings import Settings
 from projector.ops.verify import Difference, verify
 from tests.support.eventlog import assert_contiguous, read_log
 from tests.support.history import check
@@ -26,6 +25,7 @@ from tests.support.linearizability import check_linearizable
 from tests.support.load import CommandLoad
 from tests.support.pending import undecided_202s
 from tests.support.probe import ReadProbe
+from tests.support.read_side import settings_from
 from tests.support.services import ServiceProcess, Services
 from tests.support.waiting import wait_until
 
@@ -48,10 +48,8 @@ class Targets:
     """Who the writer's token is (its keys, and so its command ids, are scoped to it)."""
 
 
-def settings_for(env: Mapping[str, str]) -> Settings:
-    """The Settings a service started with ``env`` sees (without touching os.environ)."""
-    values: dict[str, Any] = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
-    return Settings(**values)
+settings_for = settings_from
+"""The Settings a service started with ``env`` sees (``tests.support.read_side``)."""
 
 
 class FaultRun:

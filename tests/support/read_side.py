@@ -8,6 +8,7 @@ including aborted ones.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -85,6 +86,9 @@ def append_raw(bootstrap: str, topic: str, key: bytes | None, value: bytes | Non
 def settings_from(env: Mapping[str, str]) -> Settings:
     """The Settings a service started with ``env`` sees (without touching os.environ)."""
     values: dict[str, Any] = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
+    for name, value in values.items():  # lists and maps come as JSON, as from the environment
+        if isinstance(value, str) and value[:1] in "[{":
+            values[name] = json.loads(value)
     return Settings(**values)
 
 

@@ -38,7 +38,15 @@ CONNECT_BACKOFF_MAX_S = 10.0
 log = logging.getLogger(__name__)
 
 
+KAFKA_QUEUE = 8
+"""Kafka calls that may wait for the clients at once."""
+
+
 class KafkaUnavailable(RuntimeError):
+    pass
+
+
+class KafkaBusy(RuntimeError):
     pass
 
 
@@ -99,6 +107,7 @@ class ConsoleClients:
         self.sync_redis = redis_client(settings, timeout_s=10)
         self._kafka: KafkaParts | None = None
         self._lock = threading.Lock()
+        self._queued = 0
         self._connecting: asyncio.Task[None] | None = None
 
     @property
@@ -126,16 +135,24 @@ class ConsoleClients:
         log.info("connected to Kafka at %s", self.settings.kafka_bootstrap)
 
     async def kafka(self, call: Callable[[KafkaParts], T]) -> T:
-        """Run ``call`` with the Kafka clients in a worker thread, one call at a time."""
+        """Run ``call`` with the Kafka clients in a worker thread, one call at a time; at
+        most ``KAFKA_QUEUE`` calls wait (more are refused: ``KafkaBusy``), so a flood of
+        requests cannot tie up every worker thread."""
         parts = self._kafka
         if parts is None:
             raise KafkaUnavailable("Kafka is not connected yet")
+        if self._queued >= KAFKA_QUEUE:
+            raise KafkaBusy(f"{self._queued} Kafka reads are already waiting")
 
         def locked() -> T:
             with self._lock:
                 return call(parts)
 
-        return await asyncio.to_thread(locked)
+        self._queued += 1
+        try:
+            return await asyncio.to_thread(locked)
+        finally:
+            self._queued -= 1
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():

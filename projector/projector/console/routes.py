@@ -31,7 +31,7 @@ from ordersource.views import from_view
 from ordersource.web import ProblemError, principal
 from projector import offsets
 from projector.console.audit import Actor
-from projector.console.clients import ConsoleClients, KafkaParts, KafkaUnavailable
+from projector.console.clients import ConsoleClients, KafkaBusy, KafkaParts, KafkaUnavailable
 from projector.console.jobs import Busy, Job, Jobs
 from projector.console.metrics import ConsoleMetrics
 from projector.console.timeline import timeline
@@ -43,7 +43,7 @@ MAX_LETTERS = 200
 VALUE_BYTES = 8192
 MAX_AUDIT = 200
 REPLAY_LETTERS = 10_000
-"""Dead letters one replay triages per partition (the rest wait for the next one)."""
+"""Dead letters one replay triages at most (the rest wait for the next one)."""
 SHOWN_DIFFERENCES = 20
 STATUS_TTL_S = 0.5
 """How long one Kafka status reading serves every tab that polls (bounds the load)."""
@@ -80,6 +80,10 @@ class Console:
             return await self.clients.kafka(call)
         except KafkaUnavailable as exc:
             raise unavailable("Kafka", str(exc)) from exc
+        except KafkaBusy as exc:
+            raise ProblemError(
+                503, "Console busy", f"{exc}; retry shortly", {"Retry-After": "1"}
+            ) from exc
         except Exception as exc:
             from kafka.errors import KafkaError
 
@@ -359,7 +363,8 @@ async def dead_letters(
     include_handled: Annotated[bool, Query(alias="all")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LETTERS)] = 50,
 ) -> Response:
-    """Dead letters (unhandled ones, or all), oldest first, at most ``limit`` per partition."""
+    """Dead letters (unhandled ones, or all), oldest first, at most ``limit`` per partition
+    and ``MAX_LETTERS`` in all."""
     settings = console.settings
 
     def read(k: KafkaParts) -> tuple[list[dlq.DeadLetter], tuple[int, int], dict[int, int]]:
@@ -368,6 +373,7 @@ async def dead_letters(
             k.admin,
             handled_too=include_handled,
             per_partition=limit,
+            most=MAX_LETTERS,
             consumer=k.reader,
             timeout_s=20,
         )
@@ -483,7 +489,7 @@ async def replay_dead_letters(caller: Caller, console: ConsoleDep) -> Response:
                 settings,
                 k.admin,
                 handled_too=False,
-                per_partition=REPLAY_LETTERS,
+                most=REPLAY_LETTERS,
                 consumer=k.reader,
             )
         )

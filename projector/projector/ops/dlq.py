@@ -58,11 +58,12 @@ def read(
     handled_too: bool,
     timeout_s: float = 30.0,
     per_partition: int | None = None,
+    most: int | None = None,
     consumer: Any = None,
 ) -> list[DeadLetter]:
-    """The dead letters, oldest first: at most ``per_partition`` of each partition (None:
-    all). ``consumer``: a ``committed_reader`` to use (a process that reads often keeps
-    one); without it one is made for this call and closed."""
+    """The dead letters, oldest first: at most ``per_partition`` of each partition and
+    ``most`` in all (None: all). ``consumer``: a ``committed_reader`` to use (a process
+    that reads often keeps one); without it one is made for this call and closed."""
     topic = settings.dlq_topic
     ends = offsets.ends(admin, topic)
     start = offsets.earliest(admin, topic)
@@ -77,6 +78,8 @@ def read(
     try:
         deadline = time.monotonic() + timeout_s
         for p in sorted(ends):
+            if most is not None:
+                ends[p] = min(ends[p], start[p] + max(0, most - len(found)))
             if start[p] >= ends[p]:
                 continue
             left = max(0.0, deadline - time.monotonic())
