@@ -11,13 +11,14 @@ decider's and the projector's counters really move, not only exist.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.http import place_body
+from tests.support.services import Services, isolated_settings
 from tests.support.waiting import wait_until
 from tools import metrics_doc
 
@@ -46,9 +47,32 @@ def sample(text: str, series: str) -> float:
     raise AssertionError(f"no series {series} in\n{text}")
 
 
-@pytest.fixture
-def stack(services: Any) -> dict[str, Any]:
-    """Every process started, and one order through both APIs (decided, projected)."""
+@pytest.fixture(scope="module")
+def settings_env(
+    kafka: Any, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """One environment for the module: its tests look at the same running stack."""
+    return isolated_settings(kafka, redis_server, tmp_path_factory.mktemp("metrics") / "state")
+
+
+@pytest.fixture(scope="module")
+def services(
+    settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
+    started = Services(settings_env, tmp_path_factory.mktemp("metrics-logs"))
+    try:
+        yield started
+    except BaseException:
+        print(started.log_report(50))
+        raise
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture(scope="module")
+def stack(services: Services) -> dict[str, Any]:
+    """Every process started once for the module, and one order through both APIs
+    (decided, projected)."""
     started = {p.service: services(p.service) for p in metrics_doc.PROCESSES}
     commands = httpx.Client(base_url=started["command-api"].url(), timeout=30)
     queries = httpx.Client(base_url=started["query-api"].url(), timeout=30)
@@ -78,7 +102,7 @@ def stack(services: Any) -> dict[str, Any]:
     return started
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scraped(stack: dict[str, Any]) -> dict[str, str]:
     return {
         p.name: httpx.get(stack[p.service].url("/metrics"), timeout=10).text
