@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from ordersource.auth import ANONYMOUS, Principal, Role, TokenRegistry
 from ordersource.problems import problem
+from ordersource.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
 NO_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False}
@@ -270,3 +271,19 @@ def _error(error: Any) -> dict[str, Any]:
         "loc": [str(p) for p in error.get("loc", ())],
         "msg": str(error.get("msg")),
     }
+
+
+def serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn until SIGTERM (the ``python -m`` entry of each HTTP
+    process), logging as ``ORDERS_LOG_LEVEL`` / ``ORDERS_LOG_FORMAT`` say."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        # JSON: uvicorn's own lines go through the root handler too; text: its default.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )

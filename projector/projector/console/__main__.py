@@ -6,24 +6,16 @@ cancelled (a replay drops the generation it was building) and the clients are cl
 
 from __future__ import annotations
 
-import uvicorn
-
 from ordersource.runtime import configure_logging
 from ordersource.settings import Settings
+from ordersource.web import serve
 from projector.console.app import create_app
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, "console", settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.console_host,
-        port=settings.console_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-    )
+    serve(create_app(settings), settings.console_host, settings.console_port, settings)
 
 
 if __name__ == "__main__":
