@@ -33,7 +33,7 @@ from ordersource import codec
 from tests.support.events import placed
 from tests.support.http import place_body
 from tests.support.read_side import append, append_raw
-from tests.support.services import ServiceProcess, Services, isolated_settings
+from tests.support.services import ServiceProcess, Services, isolated_settings, stopped_at_exit
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -86,19 +86,13 @@ def stack(
     env = isolated_settings(kafka, redis_server, tmp / "state")
     tokens = {role: secrets.token_urlsafe(18) for role in ("writer", "reader", "admin")}
     env["ORDERS_AUTH_TOKENS"] = codec.dumps({r: [t] for r, t in tokens.items()}).decode()
-    services = Services(env, tmp / "logs")
-    found = Stack(env, services, tokens)
-    try:
+    with stopped_at_exit(Services(env, tmp / "logs")) as services:
+        found = Stack(env, services, tokens)
         for name in ("decider", "projector", "command-api", "query-api"):
             found.procs[name] = services(name)
         # The console as deployed with an upcaster the projector lacks (see the module).
         found.procs["console"] = services("console", module="tests.support.upcasting_console")
         yield found
-    except BaseException:
-        print(services.log_report(60))
-        raise
-    finally:
-        services.stop_all()
 
 
 @pytest.fixture(scope="module")

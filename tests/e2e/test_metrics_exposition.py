@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.http import place_body
-from tests.support.services import Services, isolated_settings
+from tests.support.services import Services, isolated_settings, stopped_at_exit
 from tests.support.waiting import wait_until
 from tools import metrics_doc
 
@@ -59,14 +59,8 @@ def settings_env(
 def services(
     settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Services]:
-    started = Services(settings_env, tmp_path_factory.mktemp("metrics-logs"))
-    try:
+    with stopped_at_exit(Services(settings_env, tmp_path_factory.mktemp("logs"))) as started:
         yield started
-    except BaseException:
-        print(started.log_report(50))
-        raise
-    finally:
-        started.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from tests.support.kafka_infra import KafkaBroker
@@ -112,6 +112,19 @@ class ServiceProcess:
 
     def tail(self, lines: int = 50) -> str:
         return self._proc.tail(lines)
+
+
+@contextlib.contextmanager
+def stopped_at_exit(services: Services, lines: int = 60) -> Iterator[Services]:
+    """For module-scoped stacks: the processes stopped at the end, and their logs printed
+    if starting them failed."""
+    try:
+        yield services
+    except BaseException:
+        print(services.log_report(lines))
+        raise
+    finally:
+        services.stop_all()
 
 
 def service_environment(settings_env: Mapping[str, str]) -> dict[str, str]:
