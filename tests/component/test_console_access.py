@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -53,12 +54,14 @@ def test_every_api_route_needs_a_reader_and_every_action_an_admin(client: TestCl
     for path, methods in found:
         for method in methods:
             url = concrete(path)
-            anonymous = client.request(method, url)
+            body: dict[str, Any] = {"json": {}} if method == "POST" else {}
+            anonymous = client.request(method, url, **body)
             assert anonymous.status_code == 401, (method, url)
             assert anonymous.headers["content-type"] == "application/problem+json"
-            assert client.request(method, url, headers=bearer("nope")).status_code == 401
+            assert client.request(method, url, headers=bearer("nope"), **body).status_code == 401
             # A writer sends commands; it may not look at the console, nor act in it.
-            assert client.request(method, url, headers=bearer("w-token")).status_code == 403
+            as_writer = client.request(method, url, headers=bearer("w-token"), **body)
+            assert as_writer.status_code == 403
             if method == "POST":
                 as_reader = client.request(method, url, headers=bearer("r-token"), json={})
                 assert as_reader.status_code == 403, (method, url)
@@ -104,3 +107,16 @@ def test_docs_list_every_route() -> None:
     documented = set(re.findall(r"`(GET|POST) (/console/api/[^` ]+)", text))
     actual = {(m, p.replace(":path", "")) for p, methods in api_routes() for m in methods}
     assert documented == actual
+
+
+def test_bodies_are_bounded_before_auth(client: TestClient) -> None:
+    """A body is refused by its size or type before anyone reads it, token or not."""
+    big = b"{" + b" " * 4096 + b"}"
+    url = "/console/api/dead-letters/handled"
+    headers = {"Content-Type": "application/json"}
+    assert client.post(url, content=big, headers=headers).status_code == 413
+    assert (
+        client.post(url, content=b"{}", headers={"Content-Type": "text/plain"}).status_code == 415
+    )
+    admin = {**headers, **bearer("a-token")}
+    assert client.post(url, content=big, headers=admin).status_code == 413

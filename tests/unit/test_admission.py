@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from starlette.types import Message, Receive, Scope, Send
 
 from command_service.api.app import create_app as command_app
-from command_service.api.limits import BodyGuard
 from ordersource.admission import HEALTH_PATHS, MIN_ADMITTED, Admission, LoopLag
+from ordersource.limits import BodyGuard
 from ordersource.metrics import RequestMetrics, requests_in_flight, requests_shed
 from ordersource.ops import serve_ops
 from ordersource.settings import Settings

@@ -17,13 +17,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from command_service.api.commandlog import CommandLog
 from command_service.api.gateway import CommandGateway
-from command_service.api.limits import BodyGuard
 from command_service.api.ports import KeyValue
 from command_service.api.routes import router
 from command_service.api.waiter import VerdictWaiter
 from ordersource import admission, tracing
 from ordersource.auth import Role, TokenRegistry
 from ordersource.connections import redis_options
+from ordersource.limits import BodyGuard
 from ordersource.metrics import (
     process_registry,
 )

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ordersource import codec
 from ordersource.auth import Role, TokenRegistry
+from ordersource.limits import BodyGuard
 from ordersource.metrics import process_registry
 from ordersource.readiness import readiness
 from ordersource.settings import Settings
@@ -34,6 +35,7 @@ from projector.console.clients import ConsoleClients
 from projector.console.metrics import ConsoleMetrics
 
 STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 1024
 CSP = "; ".join(
     [
         "default-src 'none'",
@@ -109,7 +111,10 @@ def create_app(settings: Settings, *, clients: ConsoleClients | None = None) -> 
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    # The checks run before FastAPI reads a body (and before auth): no token is needed to
+    # send one, so none may be large; the console's own bodies are a few bytes.
+    app.add_middleware(BodyGuard, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, on every answer
     install_problem_handlers(app)
     readers = Depends(require(tokens, Role.READER))
     admins = Depends(require(tokens, Role.ADMIN))

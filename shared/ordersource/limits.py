@@ -1,4 +1,5 @@
-"""Refuse bodies the API will not read: over the size limit (413) or not JSON (415)."""
+"""Refuse bodies an API will not read: over the size limit (413), not JSON (415), or
+headers over 16 KiB (431). The command API and the console install it."""
 
 from __future__ import annotations
 
