@@ -87,7 +87,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     """The Settings a service started with ``env`` sees (without touching os.environ)."""
     values: dict[str, Any] = {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
     for name, value in values.items():  # lists and maps come as JSON, as from the environment
-        if isinstance(value, str) and value[:1] in "[{":
+        if isinstance(value, str) and value.startswith(("[", "{")):
             values[name] = json.loads(value)
     return Settings(**values)
 

@@ -22,8 +22,9 @@ def test_a_job_reports_progress_and_result_and_its_end_is_audited() -> None:
     async def scenario() -> tuple[Job, list[str]]:
         ended: list[str] = []
 
-        async def finished(job: Job) -> None:
-            ended.append(job.state)
+        async def finished(job: Job, state: str) -> None:
+            assert job.state == "running"  # the trail hears of the end first
+            ended.append(state)
 
         jobs = Jobs(finished)
         gate = asyncio.Event()
@@ -53,7 +54,7 @@ def test_a_job_reports_progress_and_result_and_its_end_is_audited() -> None:
 
 def test_a_failing_job_says_why_and_frees_the_slot() -> None:
     async def scenario() -> tuple[Job, Jobs]:
-        jobs = Jobs(lambda job: asyncio.sleep(0))
+        jobs = Jobs(lambda job, state: asyncio.sleep(0))
 
         async def work(job: Job) -> dict[str, Any]:
             raise RuntimeError("Redis lost the generation")
@@ -73,8 +74,9 @@ def test_closing_cancels_the_running_job() -> None:
     async def scenario() -> Job:
         ended: list[str] = []
 
-        async def finished(job: Job) -> None:
-            ended.append(job.state)
+        async def finished(job: Job, state: str) -> None:
+            assert job.state == "running"  # the trail hears of the end first
+            ended.append(state)
 
         jobs = Jobs(finished)
         job = jobs.start(Job("replay", ADMIN), lambda job: asyncio.sleep(3600))  # type: ignore[arg-type,return-value]
@@ -88,7 +90,7 @@ def test_closing_cancels_the_running_job() -> None:
 
 def test_only_the_last_jobs_are_kept() -> None:
     async def scenario() -> Jobs:
-        jobs = Jobs(lambda job: asyncio.sleep(0))
+        jobs = Jobs(lambda job, state: asyncio.sleep(0))
 
         async def work(job: Job) -> dict[str, Any]:
             return {}

@@ -57,7 +57,8 @@ def test_lines_that_come_and_go_are_shown_with_a_missing_side() -> None:
     assert view_changes(old, old) == []
 
 
-def test_hostile_strings_are_data_not_markup() -> None:
+def test_strings_pass_through_unchanged() -> None:
+    """(Rendering them as text is the page's job: tests/e2e/test_console.py.)"""
     hostile = "<img src=x onerror=alert(1)>"
     old = view_of([placed("o", "c", 2)])
     changes = view_changes(old, dict(old, customer_id=hostile))

@@ -62,7 +62,9 @@ class AuditTrail:
             "outcome": outcome,
             "detail": detail,
         }
-        future = self.producer.send(self.topic, key=action.encode(), value=codec.dumps(entry))
+        future = self.producer.send(
+            self.topic, key=action.encode(), value=codec.dumps(entry), partition=0
+        )
         future.get(timeout=SEND_TIMEOUT_S)
         log.info(
             "audit: %s %s by %s %s",

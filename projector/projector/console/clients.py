@@ -2,20 +2,21 @@
 
 Kafka (kafka-python, synchronous): one admin client, one read_committed reader (dead
 letters, the audit trail) and one producer (the audit trail), used one call at a time
-from a worker thread (``kafka``: the clients are not thread-safe). They are connected
-in the background with back-off, so the console starts, and says on ``/readyz``, while
-Kafka is away. Redis: an asyncio client for the replays and a synchronous one for the
-status reads (in the worker thread). HTTP: one pooled client to the query API and the
-deciders. A job (replay, verify) opens its own Kafka clients for its run, as the
-``orders`` tool does.
+on the console's one Kafka thread (``kafka``: the clients are not thread-safe). They
+are connected in the background with back-off, so the console starts, and says on
+``/readyz``, while Kafka is away. Redis: an asyncio client for ``/readyz`` and a
+synchronous one for the status reads (on the Kafka thread). HTTP: one pooled client to
+the query API and the deciders. The jobs open clients for their run, as the ``orders``
+tool does: a blue/green replay runs on a thread with an event loop, a Redis client and
+a Kafka admin client of its own; a verify reads the log with its own reader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ from ordersource.connections import (
 )
 from ordersource.kafka_read import committed_reader
 from ordersource.settings import Settings
-from ordersource.topics import ensure_topics
+from ordersource.topics import TopicMisconfigured, ensure_topics
 from projector.console.audit import AuditTrail
 
 T = TypeVar("T")
@@ -85,7 +86,13 @@ def _connect_kafka(settings: Settings) -> KafkaParts:
     options = {**kafka_options(settings), "kafka_client": network}
     try:
         admin = KafkaAdminClient(**options, client_id="orders-console", request_timeout_ms=15_000)
-        ensure_topics(settings, audit_topic_spec(settings), "orders-console", admin=admin)
+        found = ensure_topics(settings, audit_topic_spec(settings), "orders-console", admin=admin)
+        partitions = found[settings.audit_topic]
+        if partitions not in (None, 1):  # the trail is read, in order, from partition 0
+            raise TopicMisconfigured(
+                f"topic {settings.audit_topic} has {partitions} partitions; the audit trail "
+                "needs exactly 1 (recreate it, or name another ORDERS_AUDIT_TOPIC)"
+            )
         reader = committed_reader(settings, "orders-console", kafka_client=network)
         producer = KafkaProducer(
             **options, client_id="orders-console-audit", acks="all", linger_ms=0
@@ -106,7 +113,7 @@ class ConsoleClients:
         self.redis = async_redis_client(settings, timeout_s=30)
         self.sync_redis = redis_client(settings, timeout_s=10)
         self._kafka: KafkaParts | None = None
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-kafka")
         self._queued = 0
         self._connecting: asyncio.Task[None] | None = None
 
@@ -134,25 +141,21 @@ class ConsoleClients:
                 self._kafka = await asyncio.to_thread(_connect_kafka, self.settings)
         log.info("connected to Kafka at %s", self.settings.kafka_bootstrap)
 
-    async def kafka(self, call: Callable[[KafkaParts], T]) -> T:
-        """Run ``call`` with the Kafka clients in a worker thread, one call at a time; at
-        most ``KAFKA_QUEUE`` calls wait (more are refused: ``KafkaBusy``), so a flood of
-        requests cannot tie up every worker thread."""
+    async def kafka(self, call: Callable[[KafkaParts], T], *, queue: bool = True) -> T:
+        """Run ``call`` with the Kafka clients on the console's one Kafka thread (the
+        clients are not thread-safe; one thread needs no lock). A request's read waits in
+        line only while fewer than ``KAFKA_QUEUE`` do (else ``KafkaBusy``); the audit
+        trail and the jobs pass ``queue=False``: they are never refused for a crowd."""
         parts = self._kafka
         if parts is None:
             raise KafkaUnavailable("Kafka is not connected yet")
-        if self._queued >= KAFKA_QUEUE:
+        if queue and self._queued >= KAFKA_QUEUE:
             raise KafkaBusy(f"{self._queued} Kafka reads are already waiting")
-
-        def locked() -> T:
-            with self._lock:
-                return call(parts)
-
-        self._queued += 1
+        self._queued += queue
         try:
-            return await asyncio.to_thread(locked)
+            return await asyncio.get_running_loop().run_in_executor(self._thread, call, parts)
         finally:
-            self._queued -= 1
+            self._queued -= queue
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -165,4 +168,5 @@ class ConsoleClients:
         await self.redis.aclose()
         self.sync_redis.close()
         if self._kafka is not None:
-            await asyncio.to_thread(self._kafka.close)
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._kafka.close)
+        self._thread.shutdown(wait=False, cancel_futures=True)

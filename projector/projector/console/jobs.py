@@ -71,7 +71,8 @@ class Job:
 
 
 Work = Callable[[Job], Awaitable[dict[str, Any]]]
-Finished = Callable[[Job], Awaitable[None]]
+Finished = Callable[[Job, str], Awaitable[None]]
+"""Called with the job and how it ended (done, failed, cancelled) before it says so."""
 
 
 class Jobs:
@@ -93,22 +94,23 @@ class Jobs:
         return job
 
     async def _run(self, job: Job, work: Work) -> None:
+        state = "done"
         try:
             job.result = await work(job)
-            job.state = "done"
         except asyncio.CancelledError:
-            job.state, job.error = "cancelled", "the console stopped"
+            state, job.error = "cancelled", "the console stopped"
             raise
         except Exception as exc:  # reported on the page and in the audit trail
             log.exception("job %s (%s) failed", job.id, job.kind)
-            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            state, job.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            job.phase = job.state
             job.finished_at = rfc3339(datetime.now(UTC))
             job.seconds = round(time.monotonic() - job.began, 3)
-            self.running = None
+            # The trail first: whoever sees the job ended finds its end in the trail.
             with contextlib.suppress(Exception):  # logged there; the job's end stands
-                await asyncio.shield(self.finished(job))
+                await asyncio.shield(self.finished(job, state))
+            job.state = job.phase = state
+            self.running = None
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
 from ordersource import codec
 from ordersource.auth import Principal
 from ordersource.codec import UndecodableEvent
+from ordersource.connections import async_redis_client
 from ordersource.domain import FoldError
 from ordersource.settings import Settings
 from ordersource.views import from_view
@@ -45,6 +50,7 @@ MAX_AUDIT = 200
 REPLAY_LETTERS = 10_000
 """Dead letters one replay triages at most (the rest wait for the next one)."""
 SHOWN_DIFFERENCES = 20
+CANCEL_POLL_S = 0.2
 STATUS_TTL_S = 0.5
 """How long one Kafka status reading serves every tab that polls (bounds the load)."""
 QUERY_PATHS = re.compile(r"^(orders(/[A-Za-z0-9._:-]{1,64}(/history)?)?|projection|stats)$")
@@ -53,9 +59,10 @@ MAX_QUERY_STRING = 2048
 FORWARDED = ("content-type", "etag", "x-view-status", "retry-after", "www-authenticate")
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 reading = APIRouter()
 acting = APIRouter()
-OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]+$", min_length=1, max_length=64)]
+OrderIdQuery = Annotated[str, Query(pattern=r"^[A-Za-z0-9._:-]+$", min_length=1, max_length=64)]
 Caller = Annotated[Principal, Depends(principal)]
 
 
@@ -75,15 +82,18 @@ class Console:
             self.metrics.upstream_errors.labels("redis").inc()
             return False
 
-    async def kafka(self, call: Callable[[KafkaParts], T]) -> T:
+    async def kafka(self, call: Callable[[KafkaParts], T], *, queue: bool = True) -> T:
         try:
-            return await self.clients.kafka(call)
+            return await self.clients.kafka(call, queue=queue)
         except KafkaUnavailable as exc:
             raise unavailable("Kafka", str(exc)) from exc
         except KafkaBusy as exc:
             raise ProblemError(
                 503, "Console busy", f"{exc}; retry shortly", {"Retry-After": "1"}
             ) from exc
+        except RedisError as exc:  # the status reads Redis on the Kafka thread
+            self.metrics.upstream_errors.labels("redis").inc()
+            raise unavailable("Redis", f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:
             from kafka.errors import KafkaError
 
@@ -95,7 +105,29 @@ class Console:
     async def audit(
         self, actor: Actor, action: str, outcome: str, action_id: str, **detail: Any
     ) -> None:
-        await self.kafka(lambda k: k.audit.record(actor, action, outcome, action_id, **detail))
+        """Append one step to the trail. ``requested`` is tried once (if it cannot be
+        written the action is refused); how an action ended is retried with back-off,
+        and logged as lost if the trail stays unwritable."""
+
+        def record(k: KafkaParts) -> None:
+            k.audit.record(actor, action, outcome, action_id, **detail)
+
+        if outcome == "requested":
+            await self.kafka(record, queue=False)
+        else:
+            try:
+                async for attempt in AsyncRetrying(
+                    wait=wait_exponential(multiplier=0.5, max=4), stop=stop_after_attempt(6)
+                ):
+                    with attempt:
+                        await self.kafka(record, queue=False)
+            except RetryError:
+                log.error(
+                    "audit step lost: %s %s of %s by %s %s: %s",
+                    action, outcome, action_id, actor.role, actor.name, detail,
+                )  # fmt: skip
+                self.metrics.actions.labels(action, "unaudited").inc()
+                return
         self.metrics.actions.labels(action, outcome).inc()
 
     async def act(
@@ -144,13 +176,12 @@ class Console:
             await self.audit(actor, kind, "refused", job.id, reason=str(exc))
             raise ProblemError(409, "A job is running", str(exc)) from exc
 
-    async def _job_finished(self, job: Job) -> None:
+    async def _job_finished(self, job: Job, outcome: str) -> None:
         detail: dict[str, Any] = {"seconds": job.seconds}
         if job.error is not None:
             detail["error"] = job.error
         if job.result is not None:
             detail["result"] = job.result
-        outcome = "done" if job.state == "done" else "failed"
         await self.audit(job.actor, job.kind, outcome, job.id, **detail)
 
     async def kafka_status(self) -> status_module.Status:
@@ -165,13 +196,15 @@ class Console:
             self._status = (time.monotonic(), found)
             return found
 
-    async def query(self, request: Request, path: str, query: str = "") -> httpx.Response:
-        """GET a query API route with the caller's own credentials."""
+    async def query(
+        self, request: Request, path: str, query: str = "", *, conditional: bool = False
+    ) -> httpx.Response:
+        """GET a query API route with the caller's own credentials (and, ``conditional``,
+        the caller's ``If-None-Match``: only when relaying the caller's own read)."""
         url = f"{self.settings.console_query_api_url.rstrip('/')}/{encode_path(path)}"
+        names = ("authorization", "if-none-match") if conditional else ("authorization",)
         headers = {
-            name: value
-            for name in ("authorization", "if-none-match")
-            if (value := request.headers.get(name)) is not None
+            name: value for name in names if (value := request.headers.get(name)) is not None
         }
         try:
             return await self.clients.http.get(
@@ -230,14 +263,26 @@ async def through_query_api(path: str, request: Request, console: ConsoleDep) ->
     query = request.url.query
     if len(query) > MAX_QUERY_STRING:
         raise ProblemError(414, "URI Too Long", f"query strings stop at {MAX_QUERY_STRING} bytes")
-    answer = await console.query(request, path, query)
+    answer = await console.query(request, path, query, conditional=True)
     headers = {k: v for k, v in answer.headers.items() if k.lower() in FORWARDED}
     return Response(answer.content, answer.status_code, headers=headers)
 
 
-@reading.get("/orders/{order_id}/timeline")
+@reading.get("/order")
+async def order_view(order_id: OrderIdQuery, request: Request, console: ConsoleDep) -> Response:
+    """The query API's ``GET /orders/{order_id}`` with the other query parameters
+    (``at_version``, ``as_of``, ...). The id is a query parameter here: a browser resolves
+    an id of ``.`` or ``..`` in a URL's path, however it is encoded."""
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "order_id"]
+    query = urlencode(rest)
+    if len(query) > MAX_QUERY_STRING:
+        raise ProblemError(414, "URI Too Long", f"query strings stop at {MAX_QUERY_STRING} bytes")
+    return _relay(await console.query(request, f"orders/{order_id}", query, conditional=True))
+
+
+@reading.get("/timeline")
 async def order_timeline(
-    order_id: OrderId,
+    order_id: OrderIdQuery,
     request: Request,
     console: ConsoleDep,
     after_version: Annotated[int, Query(ge=0, le=2**31)] = 0,
@@ -288,8 +333,12 @@ async def projection_status(request: Request, console: ConsoleDep) -> Response:
     """Generations, per-partition progress (Kafka's end offsets against the views'
     checkpoints, beside what the projector last reported), the group, the DLQ."""
     found = await console.kafka_status()
-    report_answer = await console.query(request, "projection")
-    report = report_answer.json() if report_answer.status_code == 200 else None
+    try:  # without the projector's report, Kafka's offsets against the checkpoints remain
+        report_answer = await console.query(request, "projection")
+        report_status = report_answer.status_code
+        report = report_answer.json() if report_status == 200 else None
+    except ProblemError as exc:
+        report_status, report = exc.status, None
     reported = {p["partition"]: p for p in (report or {}).get("partitions", [])}
     partitions = []
     for p in found.partitions:
@@ -335,7 +384,7 @@ async def projection_status(request: Request, console: ConsoleDep) -> Response:
                     "newest_event_age_s",
                 )
             },
-            "report_status": report_answer.status_code,
+            "report_status": report_status,
         }
     )
 
@@ -375,6 +424,7 @@ async def dead_letters(
             per_partition=limit,
             most=MAX_LETTERS,
             consumer=k.reader,
+            cut=VALUE_BYTES,
             timeout_s=20,
         )
         committed = offsets.committed(k.admin, dlq_group(settings), settings.dlq_topic)
@@ -393,13 +443,10 @@ async def dead_letters(
 
 
 def _letter(letter: dlq.DeadLetter, marks: dict[int, int]) -> dict[str, Any]:
-    raw = letter.value or b""
-    cut = raw[:VALUE_BYTES]
-    try:
-        text: str | None = cut.decode("utf-8")
-        encoded = None
-    except UnicodeDecodeError:
-        text, encoded = None, base64.b64encode(cut).decode()
+    cut = letter.value or b""
+    text, encoded = _as_text(cut, truncated=letter.size > len(cut)), None
+    if text is None:
+        encoded = base64.b64encode(cut).decode()
     return {
         "partition": letter.partition,
         "offset": letter.offset,
@@ -408,11 +455,21 @@ def _letter(letter: dlq.DeadLetter, marks: dict[int, int]) -> dict[str, Any]:
         "source_offset": letter.source_offset,
         "value": text,
         "value_base64": encoded,
-        "value_bytes": len(raw),
-        "truncated": len(raw) > VALUE_BYTES,
+        "value_bytes": letter.size,
+        "truncated": letter.size > len(cut),
         "handled": letter.offset < marks.get(letter.partition, 0),
         "readable_now": letter.redecode() is None,
     }
+
+
+def _as_text(value: bytes, truncated: bool) -> str | None:
+    """The value as UTF-8 text, or None; a cut value may end inside a character."""
+    for drop in range(4 if truncated else 1):
+        try:
+            return value[: len(value) - drop].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 @reading.get("/jobs")
@@ -480,28 +537,30 @@ async def replay_dead_letters(caller: Caller, console: ConsoleDep) -> Response:
     """Re-decode the unhandled dead letters with the current code; if some are readable
     now, rebuild the views blue/green so they are projected in log order; mark handled
     all but the first still unreadable one of each partition (as ``orders dlq replay``)."""
-    settings, clients = console.settings, console.clients
+    settings = console.settings
 
     async def work(job: Job) -> dict[str, Any]:
         job.phase = "reading dead letters"
         letters = await console.kafka(
-            lambda k: dlq.read(
+            queue=False,
+            call=lambda k: dlq.read(
                 settings,
                 k.admin,
                 handled_too=False,
                 most=REPLAY_LETTERS,
                 consumer=k.reader,
-            )
+                cut=0,  # triaged as read: only where each one is and whether it reads
+            ),
         )
         found = dlq.triage(letters)
         built = None
         if found.readable:
             job.phase = "rebuilding the views (blue/green)"
-            built = await _blue_green(settings, clients, job, "dlq-replay")
+            built = await _blue_green(settings, job, "dlq-replay")
         job.phase = "marking handled"
         unreadable = [letter for letter, _ in found.unreadable]
         marks = await console.kafka(
-            lambda k: dlq.mark_handled(settings, k.admin, letters, unreadable)
+            lambda k: dlq.mark_handled(settings, k.admin, letters, unreadable), queue=False
         )
         return {
             "letters": found.letters,
@@ -522,11 +581,11 @@ async def replay_dead_letters(caller: Caller, console: ConsoleDep) -> Response:
 async def start_replay(caller: Caller, console: ConsoleDep) -> Response:
     """Rebuild every view from the earliest offsets into a new generation, then switch
     (blue/green: queries keep answering from the current one meanwhile)."""
-    settings, clients = console.settings, console.clients
+    settings = console.settings
 
     async def work(job: Job) -> dict[str, Any]:
         job.phase = "rebuilding the views (blue/green)"
-        return await _blue_green(settings, clients, job, "console")
+        return await _blue_green(settings, job, "console")
 
     job = await console.start_job(caller, "replay.blue-green", {}, work)
     return json(job.document(), 202)
@@ -539,7 +598,7 @@ async def start_verify(caller: Caller, console: ConsoleDep) -> Response:
 
     async def work(job: Job) -> dict[str, Any]:
         job.phase = "folding the log and comparing it with Redis"
-        report = await asyncio.to_thread(verify.check, settings, None)
+        report = await _verify(settings)
         return {
             "generation": report.generation,
             "events": report.events,
@@ -552,14 +611,34 @@ async def start_verify(caller: Caller, console: ConsoleDep) -> Response:
     return json(job.document(), 202)
 
 
-async def _blue_green(
-    settings: Settings, clients: ConsoleClients, job: Job, origin: str
-) -> dict[str, Any]:
-    admin = await asyncio.to_thread(offsets.admin_client, settings, "orders-console-replay")
+async def _blue_green(settings: Settings, job: Job, origin: str) -> dict[str, Any]:
+    """``replay.blue_green`` on a thread with an event loop and clients of its own: its
+    Kafka admin calls block, and must not hold up the console's loop (``/healthz``, the
+    pages). Cancelled (SIGTERM), it is cancelled on its own loop too: before the switch
+    it drops the generation it was building, after it the old one."""
+    cancel = threading.Event()
+
+    async def replay_here() -> replay.Built:
+        redis = async_redis_client(settings, timeout_s=30)
+        admin = offsets.admin_client(settings, "orders-console-replay")
+        try:
+            main = asyncio.create_task(
+                replay.blue_green(settings, redis, admin, origin, job.progress)
+            )
+            while not main.done():
+                await asyncio.wait([main], timeout=CANCEL_POLL_S)
+                if cancel.is_set():
+                    main.cancel()
+            return await main
+        finally:
+            admin.close()
+            await redis.aclose()
+
     try:
-        built = await replay.blue_green(settings, clients.redis, admin, origin, job.progress)
-    finally:
-        await asyncio.to_thread(admin.close)
+        built = await asyncio.to_thread(asyncio.run, replay_here())
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
     return {
         "generation": built.generation,
         "replaced": built.replaced,
@@ -569,3 +648,13 @@ async def _blue_green(
         "projector_followed": built.projector_followed,
         "dropped_keys": built.dropped_keys,
     }
+
+
+async def _verify(settings: Settings) -> verify.Report:
+    """``verify.check`` on a thread; cancelled (SIGTERM), it stops reading the log."""
+    cancel = threading.Event()
+    try:
+        return await asyncio.to_thread(verify.check, settings, None, cancel.is_set)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise

@@ -37,6 +37,11 @@ class DeadLetter:
     source_partition: int | None
     source_offset: int | None
     value: bytes | None
+    """The record's value, or (read with ``cut``) its first bytes."""
+    size: int = 0
+    """The value's full size in bytes."""
+    verdict: tuple[str | None] | None = None
+    """``(why unreadable or None,)`` when decided as it was read (``read(cut=...)``)."""
 
     def preview(self, width: int = 60) -> str:
         text = (self.value or b"").decode("utf-8", errors="replace").replace("\n", " ")
@@ -44,11 +49,17 @@ class DeadLetter:
 
     def redecode(self) -> str | None:
         """None if the current code reads it, else why not."""
-        try:
-            decode_event(self.value)
-        except UndecodableEvent as exc:
-            return exc.reason
-        return None
+        if self.verdict is not None:
+            return self.verdict[0]
+        return _why_unreadable(self.value)
+
+
+def _why_unreadable(value: bytes | None) -> str | None:
+    try:
+        decode_event(value)
+    except UndecodableEvent as exc:
+        return exc.reason
+    return None
 
 
 def read(
@@ -60,10 +71,13 @@ def read(
     per_partition: int | None = None,
     most: int | None = None,
     consumer: Any = None,
+    cut: int | None = None,
 ) -> list[DeadLetter]:
     """The dead letters, oldest first: at most ``per_partition`` of each partition and
     ``most`` in all (None: all). ``consumer``: a ``committed_reader`` to use (a process
-    that reads often keeps one); without it one is made for this call and closed."""
+    that reads often keeps one); without it one is made for this call and closed.
+    ``cut``: keep only the first ``cut`` bytes of each value, re-decoding it (with the
+    current code) as it is read — memory stays bounded by ``cut`` per letter."""
     topic = settings.dlq_topic
     ends = offsets.ends(admin, topic)
     start = offsets.earliest(admin, topic)
@@ -86,7 +100,7 @@ def read(
             records = read_partition(
                 reader, TopicPartition(topic, p), start[p], ends[p], timeout_s=left
             )
-            found += [_dead_letter(r) for r in records]
+            found += [_dead_letter(r, cut) for r in records]
     finally:
         if own:
             reader.close()
@@ -120,15 +134,15 @@ def triage(letters: list[DeadLetter]) -> Triage:
 
 def mark_through(settings: Settings, admin: Any, partition: int, offset: int) -> dict[int, int]:
     """Mark the dead letters of ``partition`` up to and including ``offset`` handled (the
-    mark never moves back, nor past the partition's end). Answers the marks."""
+    mark never moves back, nor past the partition's end; other partitions are left as
+    they are). Answers the mark."""
     topic = settings.dlq_topic
     ends = offsets.ends(admin, topic)
     if partition not in ends:
         raise ValueError(f"{topic} has no partition {partition}")
-    committed = offsets.committed(admin, dlq_group(settings), topic)
-    marks = {p: committed[p].offset if p in committed else 0 for p in ends}
-    marks[partition] = min(ends[partition], max(marks[partition], offset + 1))
-    return offsets.reset(admin, dlq_group(settings), topic, marks)
+    now = _marks(settings, admin).get(partition, 0)
+    target = min(ends[partition], max(now, offset + 1))
+    return offsets.reset(admin, dlq_group(settings), topic, {partition: target})
 
 
 def mark_handled(
@@ -137,7 +151,8 @@ def mark_handled(
     """After a replay: move each partition's handled mark past the dead letters that were
     ``read`` (and so triaged), or to its first still ``unreadable`` one (so ``dlq list``
     keeps showing that one and what follows). Dead letters that arrived after the read
-    stay unhandled. Answers the marks moved."""
+    stay unhandled, and a mark someone moved further meanwhile stays where it is: a mark
+    never moves back. Answers the marks moved."""
     marks: dict[int, int] = {}
     for letter in read:
         marks[letter.partition] = max(marks.get(letter.partition, 0), letter.offset + 1)
@@ -145,7 +160,14 @@ def mark_handled(
         marks[letter.partition] = min(marks[letter.partition], letter.offset)
     if not marks:
         return {}
+    now = _marks(settings, admin)
+    marks = {p: max(mark, now.get(p, 0)) for p, mark in marks.items()}
     return offsets.reset(admin, dlq_group(settings), settings.dlq_topic, marks)
+
+
+def _marks(settings: Settings, admin: Any) -> dict[int, int]:
+    committed = offsets.committed(admin, dlq_group(settings), settings.dlq_topic)
+    return {p: c.offset for p, c in committed.items()}
 
 
 def counts(settings: Settings, admin: Any) -> tuple[int, int]:
@@ -158,7 +180,7 @@ def counts(settings: Settings, admin: Any) -> tuple[int, int]:
     return records, unhandled
 
 
-def _dead_letter(record: Any) -> DeadLetter:
+def _dead_letter(record: Any, cut: int | None = None) -> DeadLetter:
     headers = {k: v.decode("utf-8", errors="replace") for k, v in record.headers or []}
 
     def number(name: str) -> int | None:
@@ -171,5 +193,7 @@ def _dead_letter(record: Any) -> DeadLetter:
         headers.get("reason", "(no reason header)"),
         number("source_partition"),
         number("source_offset"),
-        record.value,
+        record.value if cut is None or record.value is None else record.value[:cut],
+        len(record.value or b""),
+        None if cut is None else (_why_unreadable(record.value),),
     )

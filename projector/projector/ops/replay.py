@@ -137,9 +137,11 @@ async def blue_green(
         raise
     built = Built(generation, builder.events, time.monotonic() - began, old)
     if old is not None:
-        built.projector_followed = await _wait_for_projector(settings, redis, admin, generation)
-        await asyncio.sleep(DROP_GRACE_S)
-        built.dropped_keys = await generations.drop(redis, old)
+        try:
+            built.projector_followed = await _wait_for_projector(settings, redis, admin, generation)
+            await asyncio.sleep(DROP_GRACE_S)
+        finally:  # switched: the old generation goes, even if this is cancelled meanwhile
+            built.dropped_keys = await asyncio.shield(generations.drop(redis, old))
     return built
 
 

@@ -14,7 +14,7 @@ compared with the fold of the log up to its checkpoints, i.e. the log as of its
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +55,12 @@ class Report:
 
 
 def fold_log(
-    settings: Settings, timeout_s: float = 60.0, stop: dict[int, int] | None = None
+    settings: Settings,
+    timeout_s: float = 60.0,
+    stop: dict[int, int] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Folded:
-    return fold_values(read_log(settings, timeout_s, stop))
+    return fold_values(read_log(settings, timeout_s, stop, cancelled))
 
 
 def fold_values(values: Iterable[bytes | None]) -> Folded:
@@ -81,11 +84,19 @@ def fold_values(values: Iterable[bytes | None]) -> Folded:
     return folded
 
 
+class Cancelled(RuntimeError):
+    """``cancelled()`` said so: the reading stopped early (no result)."""
+
+
 def read_log(
-    settings: Settings, timeout_s: float = 60.0, stop: dict[int, int] | None = None
+    settings: Settings,
+    timeout_s: float = 60.0,
+    stop: dict[int, int] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[bytes | None]:
     """Every committed record value of the events topic, partition by partition
-    (below ``stop[partition]`` when given; a partition missing from ``stop``: none)."""
+    (below ``stop[partition]`` when given; a partition missing from ``stop``: none).
+    ``cancelled`` is asked between polls; when it says so, ``Cancelled`` is raised."""
     consumer = committed_reader(settings, "orders-verify")
     try:
         parts = consumer.partitions_for_topic(settings.events_topic) or set()
@@ -97,8 +108,12 @@ def read_log(
         values: list[bytes | None] = []
         for tp in tps:
             left = max(0.0, deadline - time.monotonic())
-            records = read_partition(consumer, tp, None, ends[tp], timeout_s=left, max_records=5000)
+            records = read_partition(
+                consumer, tp, None, ends[tp], timeout_s=left, max_records=5000, stop=cancelled
+            )
             values += [r.value for r in records]
+            if cancelled is not None and cancelled():
+                raise Cancelled("verify cancelled")
         return values
     finally:
         consumer.close()
@@ -133,7 +148,11 @@ def verify(settings: Settings, generation: str | None = None) -> list[Difference
     return check(settings, generation).differences
 
 
-def check(settings: Settings, generation: str | None = None) -> Report:
+def check(
+    settings: Settings,
+    generation: str | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Report:
     # Replies are bytes (no decode_responses); redis-py types them as unions, hence Any.
     client: Any = redis_client(settings, timeout_s=10)
     try:
@@ -144,7 +163,7 @@ def check(settings: Settings, generation: str | None = None) -> Report:
         stop = None
         if doc is not None and codec.loads(doc).get("state") == "bounded":
             stop = {int(p): int(o) for p, o in client.hgetall(view.checkpoint).items()}
-        folded = fold_log(settings, stop=stop)
+        folded = fold_log(settings, stop=stop, cancelled=cancelled)
         return Report(generation, folded.events, _compare(folded, client, view))
     finally:
         client.close()

@@ -12,7 +12,7 @@ const CHART_SAMPLES = 120;
 const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 let session = null;
-let timers = [];
+let routeGeneration = 0; // bumped on every page change: a page's polling stops with it
 
 // -- DOM helpers -------------------------------------------------------------------------
 
@@ -74,6 +74,18 @@ function age(seconds) {
 
 function json(value) {
   return JSON.stringify(value, null, 2);
+}
+
+// Poll ``fn`` every ``ms`` after its previous answer (never two at once), while the page
+// that started it is shown.
+function poll(fn, ms) {
+  const mine = routeGeneration;
+  const tick = async () => {
+    if (mine !== routeGeneration) return;
+    await fn();
+    if (mine === routeGeneration) setTimeout(tick, ms);
+  };
+  tick();
 }
 
 // -- the API -----------------------------------------------------------------------------
@@ -247,8 +259,8 @@ function timelineEntry(e) {
 
 async function orderPage(orderId) {
   document.title = `Order ${orderId} · Ordersource console`;
-  const enc = encodeURIComponent(orderId);
-  const current = await api(`query/orders/${enc}`);
+  const enc = encodeURIComponent(orderId); // a query parameter: "." and ".." are ids too
+  const current = await api(`order?order_id=${enc}`);
   if (current.status !== 200) {
     show(h("h2", {}, `Order ${orderId}`), h("p", { class: "error" }, problem(current)), h("p", {}, h("a", { href: "#/orders" }, "Back to orders")));
     return;
@@ -262,7 +274,7 @@ async function orderPage(orderId) {
   let pending = 0;
   async function travel(query, label) {
     const ticket = ++pending;
-    const answer = await api(`query/orders/${enc}?${query}`);
+    const answer = await api(`order?order_id=${enc}&${query}`);
     if (ticket !== pending) return; // a later move of the slider won
     if (answer.status !== 200) { travelled.replaceChildren(h("p", { class: "error" }, problem(answer))); return; }
     travelled.replaceChildren(h("h3", {}, label), ...viewDetails(answer.body));
@@ -299,7 +311,7 @@ async function orderPage(orderId) {
 }
 
 async function loadTimeline(enc, after, events, more) {
-  const answer = await api(`orders/${enc}/timeline?after_version=${after}`);
+  const answer = await api(`timeline?order_id=${enc}&after_version=${after}`);
   if (answer.status !== 200) { more.replaceChildren(h("p", { class: "error" }, problem(answer))); return; }
   append(events, answer.body.entries.map(timelineEntry));
   const next = answer.body.next_after_version;
@@ -322,7 +334,7 @@ function lagChart(samples) {
     svg("line", { class: "axis", x1: pad, y1: pad, x2: pad, y2: height - pad }),
     svg("text", { x: 2, y: pad + 4 }, String(max)),
     svg("text", { x: 2, y: height - pad + 4 }, "0"),
-    svg("text", { x: pad, y: height - 8 }, `lag (events), one sample a second`),
+    svg("text", { x: pad, y: height - 8 }, `lag (events), sampled about once a second`),
     samples.length > 1 ? svg("polyline", { class: "line", points }) : svg("g"),
   );
 }
@@ -372,8 +384,7 @@ function projectionPage() {
       ),
     );
   }
-  refresh();
-  timers.push(setInterval(refresh, POLL_MS));
+  poll(refresh, POLL_MS);
 }
 
 // -- jobs (admin actions that run a while) ----------------------------------------------
@@ -526,16 +537,16 @@ function operationsPage() {
       `The last ${answer.body.entries.length} step(s) in ${answer.body.topic}, newest first`,
     ));
   }
-  loadDeciders();
+  poll(loadDeciders, 2 * POLL_MS);
   loadAudit();
-  timers.push(setInterval(loadDeciders, 2 * POLL_MS));
 }
 
 // -- routing -----------------------------------------------------------------------------
 
 async function route() {
-  for (const t of timers) clearInterval(t);
-  timers = [];
+  // Only "#/..." is a page; another fragment (the skip link's "#main") is a place on it.
+  if (location.hash && !location.hash.startsWith("#/")) return;
+  routeGeneration += 1;
   const [path, query] = (location.hash.slice(1) || "/orders").split("?");
   const params = new URLSearchParams(query || "");
   if (!sessionStorage.getItem(TOKEN_KEY) && path !== "/login") {
