@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 import types
 from collections.abc import Callable
@@ -124,7 +125,8 @@ def _type_name(annotation: Any) -> str:
 
 def _default(field: FieldInfo) -> str:
     if field.default_factory is not None:
-        return "*(empty)*"
+        made = field.default_factory()  # type: ignore[call-arg]
+        return f"`{json.dumps(made)}`" if made else "*(empty)*"
     if field.default is None:
         return "—"
     return f"`{field.default}`"
