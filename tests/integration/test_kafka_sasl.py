@@ -11,6 +11,7 @@ listener is configured through ``deploy/local/bin/kafka-server``'s extra propert
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,10 @@ def test_every_client_speaks_sasl(
         "ORDERS_KAFKA_SASL_PASSWORD": SECRET,
     }
     services = Services(env, tmp_path / "logs")
+    # A wrong password is refused: the CLI waits out its bootstrap (30 s) before it says
+    # so, so that check runs beside the rest of the test.
+    wrong = ThreadPoolExecutor(1)
+    refusal = wrong.submit(orders_cli, {**env, "ORDERS_KAFKA_SASL_PASSWORD": "wrong"}, "verify")
     try:
         services("decider")
         projector = services("projector")
@@ -87,8 +92,9 @@ def test_every_client_speaks_sasl(
                    message="the rebuild never became current")  # fmt: skip
         until_ok(lambda: orders_cli(env, "verify"), timeout=60)
 
-        refused = orders_cli({**env, "ORDERS_KAFKA_SASL_PASSWORD": "wrong"}, "verify")
+        refused = refusal.result(timeout=120)
         assert refused.returncode != 0
         assert "views equal" not in refused.stdout
     finally:
+        wrong.shutdown(wait=True)
         services.stop_all()
