@@ -260,12 +260,8 @@ async def through_query_api(path: str, request: Request, console: ConsoleDep) ->
     """A read of the query API, with the caller's token (the query API checks it)."""
     if not QUERY_PATHS.match(path):
         raise ProblemError(404, "Not Found", "the console reads only the query API's read routes")
-    query = request.url.query
-    if len(query) > MAX_QUERY_STRING:
-        raise ProblemError(414, "URI Too Long", f"query strings stop at {MAX_QUERY_STRING} bytes")
-    answer = await console.query(request, path, query, conditional=True)
-    headers = {k: v for k, v in answer.headers.items() if k.lower() in FORWARDED}
-    return Response(answer.content, answer.status_code, headers=headers)
+    query = _bounded(request.url.query)
+    return _relay(await console.query(request, path, query, conditional=True))
 
 
 @reading.get("/order")
@@ -274,9 +270,7 @@ async def order_view(order_id: OrderIdQuery, request: Request, console: ConsoleD
     (``at_version``, ``as_of``, ...). The id is a query parameter here: a browser resolves
     an id of ``.`` or ``..`` in a URL's path, however it is encoded."""
     rest = [(k, v) for k, v in request.query_params.multi_items() if k != "order_id"]
-    query = urlencode(rest)
-    if len(query) > MAX_QUERY_STRING:
-        raise ProblemError(414, "URI Too Long", f"query strings stop at {MAX_QUERY_STRING} bytes")
+    query = _bounded(urlencode(rest))
     return _relay(await console.query(request, f"orders/{order_id}", query, conditional=True))
 
 
@@ -321,6 +315,12 @@ async def order_timeline(
             "next_after_version": last if history.get("next_cursor") else None,
         }
     )
+
+
+def _bounded(query: str) -> str:
+    if len(query) > MAX_QUERY_STRING:
+        raise ProblemError(414, "URI Too Long", f"query strings stop at {MAX_QUERY_STRING} bytes")
+    return query
 
 
 def _relay(answer: httpx.Response) -> Response:
