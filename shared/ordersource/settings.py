@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     """Most events the projector applies in one Redis commit."""
     projector_batch_window_s: float = Field(default=0.02, gt=0)
     """Longest the projector waits to fill a batch before it applies what it has."""
+    replay_abandoned_after_s: float = Field(default=120.0, ge=1)
+    """A generation a replay was building whose heartbeat is this old (its replay was
+    killed) is dropped by the next replay. Far longer than a replay's beat (every 5 s, or
+    a quarter of this if less) and than a broker restart."""
     state_dir: str = ".state/run"
     """Where processes keep local data: the decider's state (one SQLite file per partition,
     a cache of the log), Faust's table store, pid files."""

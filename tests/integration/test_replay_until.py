@@ -3,6 +3,7 @@ the query API serves with ``?generation=`` while the current views stay untouche
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -58,6 +59,9 @@ def test_bounded_replay_shows_the_state_as_of_t(
 
     with redis.Redis.from_url(settings_env["ORDERS_REDIS_URL"]) as client:
         assert client.get("views:current") == b"1"
+        entry = json.loads(client.hget("views:generations", generation) or b"{}")
+        assert entry["state"] == "bounded"
+        assert "building" not in entry and "built_at" in entry  # finished: never swept
     bounded = orders_cli(settings_env, "verify", "--generation", generation)
     assert bounded.returncode == 0, bounded.stdout + bounded.stderr
     assert "fold of 20 events" in bounded.stdout

@@ -647,6 +647,7 @@ async def _blue_green(settings: Settings, job: Job, origin: str) -> dict[str, An
         "events_per_s": round(built.rate, 1),
         "projector_followed": built.projector_followed,
         "dropped_keys": built.dropped_keys,
+        "swept": built.swept,
     }
 
 

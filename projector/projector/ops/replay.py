@@ -11,15 +11,20 @@ events meanwhile). The projector notices the switch within a second and moves on
 N's checkpoints; once it reports on N (or if none runs) the old generation is dropped.
 Bounded (``--until T``): the same build, stopped per partition at the first offset at
 or after T; registered ``bounded``, never current, readable with ``?generation=N``.
+
+A replay beats its generation's heartbeat while it builds, and first sweeps away any
+generation whose builder died (``generations.sweep``): a SIGKILLed replay leaves no keys
+in Redis for longer than the next replay takes to start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,6 +38,8 @@ from projector.core.plan import Incoming
 from projector.ops.logreader import LogReader
 from projector.store import generations
 from projector.store.redis_store import RedisProjectionStore
+
+log = logging.getLogger(__name__)
 
 CHUNK = 2000
 """Records per atomic commit: bigger is faster, but Redis runs one script at a time."""
@@ -62,6 +69,8 @@ class Built:
     replaced: str | None = None
     dropped_keys: int = 0
     projector_followed: bool | None = None
+    swept: list[str] = field(default_factory=list)
+    """Abandoned generations (a builder that died) dropped before this one was built."""
 
     @property
     def rate(self) -> float:
@@ -84,8 +93,13 @@ class NoRewind:
 
 
 class Builder:
-    def __init__(self, settings: Settings, redis: Redis, admin: Any, generation: str) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis, admin: Any, generation: str, state: str
+    ) -> None:
         self.settings, self.redis, self.admin = settings, redis, admin
+        self.generation, self.state = generation, state
+        self.beaten = time.monotonic()
+        self.beat_s = generations.heartbeat_s(settings.replay_abandoned_after_s)
         self.store = RedisProjectionStore(redis, generation, claim_current=False)
         self.handler = BatchHandler(self.store, KnownDeadLetters(), NoRewind(), ProjectorMetrics())
         self.partitions = offsets.partitions(admin, settings.events_topic)
@@ -115,16 +129,25 @@ class Builder:
             done += len(batch)
             if progress:
                 progress(done, total)
+            await self.beat()
+
+    async def beat(self) -> None:
+        if time.monotonic() - self.beaten < self.beat_s:
+            return
+        self.beaten = time.monotonic()
+        if not await generations.beat(self.redis, self.generation, self.state):
+            raise ReplayConflict(f"generation {self.generation} was swept or changed meanwhile")
 
 
 async def blue_green(
     settings: Settings, redis: Redis, admin: Any, origin: str, progress: Progress | None = None
 ) -> Built:
+    swept = await _sweep(settings, redis)
     old = await generations.current(redis)
     generation = await generations.allocate(redis, generations.BUILDING, origin)
     began = time.monotonic()
     try:
-        async with Builder(settings, redis, admin, generation) as builder:
+        async with Builder(settings, redis, admin, generation, generations.BUILDING) as builder:
             while True:
                 await builder.catch_up(await builder.ends(), progress)
                 switched = await generations.switch(redis, generation, old)
@@ -135,7 +158,7 @@ async def blue_green(
     except BaseException:
         await generations.drop(redis, generation)  # never leave a half-built generation
         raise
-    built = Built(generation, builder.events, time.monotonic() - began, old)
+    built = Built(generation, builder.events, time.monotonic() - began, old, swept=swept)
     if old is not None:
         try:
             built.projector_followed = await _wait_for_projector(settings, redis, admin, generation)
@@ -154,18 +177,32 @@ async def bounded(
     found = offsets.partition_offsets(admin, topic, dict.fromkeys(parts, ms))
     ends = offsets.ends(admin, topic)
     stops = {p: found[p] if found[p] >= 0 else ends[p] for p in parts}
+    swept = await _sweep(settings, redis)
     generation = await generations.allocate(
         redis, generations.BOUNDED, "until", until=rfc3339(until)
     )
     began = time.monotonic()
     try:
-        async with Builder(settings, redis, admin, generation) as builder:
+        async with Builder(settings, redis, admin, generation, generations.BOUNDED) as builder:
             builder.reader.stop = stops
             await builder.catch_up(stops, progress)
+            await generations.built(redis, generation)
     except BaseException:
         await generations.drop(redis, generation)
         raise
-    return Built(generation, builder.events, time.monotonic() - began)
+    return Built(generation, builder.events, time.monotonic() - began, swept=swept)
+
+
+async def _sweep(settings: Settings, redis: Redis) -> list[str]:
+    after_s = settings.replay_abandoned_after_s
+    swept = await generations.sweep(redis, after_s)
+    if swept:
+        log.warning(
+            "dropped generations %s: building, and no heartbeat for %.0f s",
+            swept,
+            after_s,
+        )
+    return swept
 
 
 async def _wait_for_projector(

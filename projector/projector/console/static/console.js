@@ -349,8 +349,8 @@ function projectionPage() {
     const s = answer.body;
     samples.push({ at: s.measured_at, lag: s.lag });
     while (samples.length > CHART_SAMPLES) samples.shift();
-    const building = s.generations.filter((g) => g.state === "building");
-    const bounded = s.generations.filter((g) => g.state === "bounded");
+    const building = s.generations.filter((g) => g.state === "building" || g.building);
+    const bounded = s.generations.filter((g) => g.state === "bounded" && !g.building);
     body.replaceChildren(
       h("p", {}, "Current generation ", h("strong", { id: "current-generation" }, s.current ?? "none"),
         ` · total lag `, h("strong", { id: "total-lag" }, s.lag),

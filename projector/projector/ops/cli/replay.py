@@ -136,6 +136,7 @@ def run_blue_green(settings: Settings, origin: str) -> replay.Built:
     built = asyncio.run(
         _with_clients(settings, lambda r, a, p: replay.blue_green(settings, r, a, origin, p))
     )
+    _swept(built)
     console.print(
         f"generation {built.generation} is current (was {built.replaced}): "
         f"{built.events} events in {built.seconds:.1f} s ({built.rate:,.0f} events/s)"
@@ -151,11 +152,20 @@ def _run_bounded(settings: Settings, until: datetime) -> None:
     built = asyncio.run(
         _with_clients(settings, lambda r, a, p: replay.bounded(settings, r, a, until, p))
     )
+    _swept(built)
     console.print(
         f"generation {built.generation} holds the log as of {until.isoformat()}: "
         f"{built.events} events in {built.seconds:.1f} s; "
         f"read it with ?generation={built.generation}"
     )
+
+
+def _swept(built: replay.Built) -> None:
+    if built.swept:
+        console.print(
+            f"dropped abandoned generations {', '.join(built.swept)} "
+            "(building, their replay gone: no heartbeat)"
+        )
 
 
 async def _with_clients(settings: Settings, work: Any) -> replay.Built:
