@@ -267,25 +267,32 @@ def test_reader_walks_bobs_order_and_sees_no_admin_action(page: Page, stack: Sta
 
 
 def test_hostile_event_data_renders_as_text(page: Page, stack: Stack) -> None:
+    """Markup in every free-text field an event carries (payment_ref, carrier,
+    tracking_number, reason through the command API; command_id and event_id, which only
+    the log itself could hold, appended to it directly) and in a dead letter."""
     with stack.client("command-api", "writer") as commands:
-        assert commands.post("/orders", json=place_body("mallory-1", qty=1)).status_code == 201
-        paid = commands.post(
-            "/orders/mallory-1/pay", json={"amount_cents": 120, "payment_ref": HOSTILE}
-        )
-        assert paid.status_code == 200, paid.text
-    with stack.client("query-api", "reader") as queries:
-        assert (
-            queries.get(
-                "/orders/mallory-1", params={"min_version": 2, "wait_ms": 10_000}
-            ).status_code
-            == 200
-        )
-    append_raw(
-        stack.env["ORDERS_KAFKA_BOOTSTRAP"],
-        stack.env["ORDERS_EVENTS_TOPIC"],
-        b"m",
-        HOSTILE.encode(),
+        for order_id in ("mallory-1", "mallory-2"):
+            assert commands.post("/orders", json=place_body(order_id, qty=1)).status_code == 201
+        steps = [
+            ("mallory-1", "pay", {"amount_cents": 120, "payment_ref": HOSTILE}),
+            ("mallory-1", "ship", {"carrier": HOSTILE, "tracking_number": HOSTILE}),
+            ("mallory-2", "cancel", {"reason": HOSTILE}),
+        ]
+        for order_id, step, body in steps:
+            done = commands.post(f"/orders/{order_id}/{step}", json=body)
+            assert done.status_code == 200, done.text
+    bootstrap, topic = stack.env["ORDERS_KAFKA_BOOTSTRAP"], stack.env["ORDERS_EVENTS_TOPIC"]
+    forged = placed("mallory-3", "c1").model_copy(
+        update={"command_id": HOSTILE, "event_id": f"e-{HOSTILE}"}
     )
+    append(bootstrap, topic, [forged])
+    with stack.client("query-api", "reader") as queries:
+        for order_id, version in (("mallory-1", 3), ("mallory-2", 2), ("mallory-3", 1)):
+            seen = queries.get(
+                f"/orders/{order_id}", params={"min_version": version, "wait_ms": 10_000}
+            )
+            assert seen.status_code == 200, seen.text
+    append_raw(bootstrap, topic, b"m", HOSTILE.encode())
     with stack.client("console", "reader") as console:  # the projector dead-letters it
         wait_until(
             lambda: any(
@@ -303,12 +310,20 @@ def test_hostile_event_data_renders_as_text(page: Page, stack: Stack) -> None:
         assert page.evaluate("window.__violations") == []
 
     sign_in(page, stack, "reader")
-    page.goto(stack.url("console", "/console/#/orders/mallory-1"))
-    timeline = page.locator("#timeline > li")
-    expect(timeline).to_have_count(2)
-    timeline.nth(1).locator("summary").click()
-    expect(timeline.nth(1).locator("pre")).to_contain_text(HOSTILE.replace('"', '\\"'))
-    nothing_injected()
+    for order_id, events, shown in (
+        ("mallory-1", 3, 3),  # payment_ref, carrier, tracking_number, in the events' data
+        ("mallory-2", 2, 1),  # the reason
+        ("mallory-3", 1, 1),  # the command id, on the timeline
+    ):
+        page.goto(stack.url("console", f"/console/#/orders/{order_id}"))
+        timeline = page.locator("#timeline > li")
+        expect(timeline).to_have_count(events)
+        for n in range(events):
+            timeline.nth(n).locator("summary").click()
+        text = page.locator("main").inner_text()
+        escaped = HOSTILE.replace('"', '\\"')  # inside the event's JSON
+        assert text.count(HOSTILE) + text.count(escaped) >= shown, (order_id, text)
+        nothing_injected()
 
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("#dead-letters pre").filter(has_text="<script>")).to_have_count(1)
