@@ -1,8 +1,8 @@
 """The container deployment, checked without Docker: ``deploy/compose/compose.yaml``
 against the Compose Specification's JSON schema (check-jsonschema's vendored copy) and
-against what the schema cannot know (the four processes, the settings, the topics, the
-secrets, the health checks, the pins); the ``Dockerfile`` by parsing it (and by hadolint
-where it is installed)."""
+against what the schema cannot know (the five processes, the settings, the topics, the
+secrets, the health checks, the pins, where the console looks); the ``Dockerfile`` by
+parsing it (and by hadolint where it is installed)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ PROCESSES = {
     "command_service": ("command_api_host", "command_api_port"),
     "projector": ("projector_host", "projector_port"),
     "query_service": ("query_api_host", "query_api_port"),
+    "projector.console": ("console_host", "console_port"),
 }
-KAFKA_CLIENTS = {"command_service.decider", "command_service", "projector"}
+KAFKA_CLIENTS = {"command_service.decider", "command_service", "projector", "projector.console"}
+# The processes that serve bearer-token routes: open to anyone without ORDERS_AUTH_TOKENS.
+TOKEN_CHECKERS = {"command_service", "query_service", "projector.console"}
 SETTINGS_VARIABLES = {f"ORDERS_{name.upper()}" for name in Settings.model_fields}
 # Settings that hold secrets (SecretStr somewhere in the type), and any name that looks so.
 SECRET_VARIABLES = {
@@ -55,7 +58,7 @@ SECRET_VARIABLES = {
 SECRET_NAME = re.compile(r"TOKEN|PASSW|SECRET|CREDENTIAL|PRIVATE|API_?KEY", re.IGNORECASE)
 SETTING_REFERENCE = re.compile(r"ORDERS_[A-Z][A-Z0-9_]*[A-Z0-9](?![A-Z0-9_])")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-# What the compose file may interpolate besides settings (the image of the four processes).
+# What the compose file may interpolate besides settings (the image of the five processes).
 OTHER_VARIABLES = {"ORDERSOURCE_IMAGE"}
 # Values for the variables Compose must be given (``${NAME:?...}``), to interpolate with.
 SAMPLE_ENV = {"ORDERS_AUTH_TOKENS": '{"writer": ["w"], "reader": ["r"], "admin": ["a"]}'}
@@ -299,8 +302,8 @@ def test_every_variable_the_file_interpolates_is_known(raw: dict[str, Any]) -> N
         _walk(raw, lambda text: _interpolate(text, {}))
 
 
-# -- the four processes --------------------------------------------------------------------
-def test_the_image_runs_each_of_the_four_processes_once(compose: dict[str, Any]) -> None:
+# -- the five processes --------------------------------------------------------------------
+def test_the_image_runs_each_of_the_five_processes_once(compose: dict[str, Any]) -> None:
     apps = _app_services(compose)
     modules = sorted(str(_module(service)) for service in apps.values())
     assert modules == sorted(PROCESSES)
@@ -378,6 +381,51 @@ def test_services_wait_for_what_they_need(compose: dict[str, Any]) -> None:
             needs |= {"kafka": "service_healthy", "topics": "service_completed_successfully"}
         waits = {target: spec["condition"] for target, spec in _depends_on(service).items()}
         assert needs.items() <= waits.items(), name
+
+
+# -- the console ------------------------------------------------------------------------------
+def _the(compose: dict[str, Any], module: str) -> tuple[str, dict[str, Any]]:
+    """The one app service that runs ``module``: (its name, it)."""
+    (found,) = [(n, s) for n, s in _app_services(compose).items() if _module(s) == module]
+    return found
+
+
+def _settings_of(service: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    with monkeypatch.context() as env:
+        for key in [key for key in os.environ if key.startswith("ORDERS_")]:
+            env.delenv(key)
+        for key, value in _orders_environment(service).items():
+            env.setenv(key, value)
+        return Settings()
+
+
+def _listens_at(service: Mapping[str, Any], module: str) -> int:
+    """The port a service's process serves its HTTP on (its setting, in that service)."""
+    return int(_effective(service, f"ORDERS_{PROCESSES[module][1].upper()}"))
+
+
+def test_the_console_reads_the_query_api_and_every_decider_by_service_name(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, console = _the(compose, "projector.console")
+    settings = _settings_of(console, monkeypatch)
+    query_name, query_api = _the(compose, "query_service")
+    assert settings.console_query_api_url == (
+        f"http://{query_name}:{_listens_at(query_api, 'query_service')}"
+    )
+    # Base URLs (the console asks each for /readyz), one per decider service, on its port.
+    deciders = [
+        (n, s) for n, s in _app_services(compose).items() if _module(s) == "command_service.decider"
+    ]
+    assert deciders
+    assert sorted(settings.console_decider_urls) == sorted(
+        f"http://{n}:{_listens_at(s, 'command_service.decider')}" for n, s in deciders
+    )
+    # It answers on the host's loopback only, like the APIs, and starts once it can read.
+    port = _listens_at(console, "projector.console")
+    assert console["ports"] == [f"127.0.0.1:{port}:{port}"]
+    waits = {target: spec["condition"] for target, spec in _depends_on(console).items()}
+    assert waits.get(query_name) == "service_healthy"
 
 
 # -- the topics -------------------------------------------------------------------------------
@@ -499,8 +547,10 @@ def test_no_literal_secret_values(raw: dict[str, Any]) -> None:
         for key, value in _environment(service).items():
             if key in SECRET_VARIABLES or SECRET_NAME.search(key):
                 assert required.fullmatch(value), f"{name}: {key} has a literal value"
-    for name in ("command-api", "query-api"):
-        # Without tokens the APIs would be open to anyone on the network.
+    checkers = [n for n, s in _app_services(raw).items() if _module(s) in TOKEN_CHECKERS]
+    assert len(checkers) == len(TOKEN_CHECKERS), checkers
+    for name in checkers:
+        # Without tokens the APIs and the console would be open to anyone on the network.
         value = _environment(_services(raw)[name])["ORDERS_AUTH_TOKENS"]
         assert value.startswith("${ORDERS_AUTH_TOKENS:?"), name
     assert not [s for s in _strings(raw) if re.search(r'"(writer|reader|admin)"\s*:', s)]

@@ -3,7 +3,8 @@ below, not kubectl), every resource validates against the Kubernetes schemas of
 ``KUBERNETES_VERSION`` (kubernetes-validate) or the vendored Strimzi CRDs of
 ``STRIMZI_VERSION`` (jsonschema), and the manifests say what the code says: the settings
 each process gets build a valid ``Settings``, the topics are the ones the services would
-create, the ports and probes are the ones the processes serve."""
+create, the ports and probes are the ones the processes serve, the console reads the real
+query API and every decider."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import functools
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from ruamel.yaml import YAML
 
 from command_service.decider import snapshots
 from ordersource.settings import Settings
+from projector.console.clients import audit_topic_spec
 from projector.runtime.topics import topic_specs
 
 pytestmark = pytest.mark.unit
@@ -242,8 +245,18 @@ PROCESSES = {
         "query_api_ops_port",
         "query_api_port",
     ),
+    "orders-console": Process(
+        "Deployment",
+        "projector.console",
+        "console_host",
+        ("console_port",),
+        "console_port",
+        "console_port",
+    ),
 }
 APIS = {"orders-command-api", "orders-query-api"}
+TOKEN_CHECKERS = {*APIS, "orders-console"}
+"""The processes that serve bearer-token routes: open to anyone without tokens."""
 STRIMZI_BROKER_LABELS = {
     "strimzi.io/cluster": "orders",
     "strimzi.io/kind": "Kafka",
@@ -510,7 +523,7 @@ def test_vendored_crds_are_the_ones_the_readme_names() -> None:
 
 
 # -- the processes -----------------------------------------------------------------------
-def test_the_four_processes_run_from_one_pinned_image(rendered: list[Resource]) -> None:
+def test_the_five_processes_run_from_one_pinned_image(rendered: list[Resource]) -> None:
     found = workloads(rendered)
     assert set(found) == {*PROCESSES, "orders-redis"}
     images = set()
@@ -558,7 +571,7 @@ def test_each_process_gets_valid_settings_and_listens_where_probed(
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert settings.state_dir in mounts, f"{name}: ORDERS_STATE_DIR is not a volume"
         assert settings.replication_factor == 3
-        assert settings.auth_tokens or name not in APIS, f"{name} would be open"
+        assert settings.auth_tokens or name not in TOKEN_CHECKERS, f"{name} would be open"
 
 
 def test_every_container_has_probes_and_limits(rendered: list[Resource]) -> None:
@@ -631,26 +644,40 @@ def test_the_processes_point_at_the_strimzi_bootstrap_and_redis(rendered: list[R
 
 def test_topics_are_the_ones_the_services_create(rendered: list[Resource]) -> None:
     layout = {
-        name: (s.commands_topic, s.events_topic, s.dlq_topic, s.snapshots_topic, s.partitions)
+        name: (
+            s.commands_topic,
+            s.events_topic,
+            s.dlq_topic,
+            s.snapshots_topic,
+            s.audit_topic,
+            s.partitions,
+        )
         for name, s in ((n, process_settings(rendered, n)) for n in PROCESSES)
     }
     assert len(set(layout.values())) == 1, layout  # every process sees the same topics
     settings = process_settings(rendered, "orders-decider")
     assert settings.partitions == Settings.model_fields["partitions"].default
     topics = {t["spec"]["topicName"]: t for t in of_kind(rendered, "KafkaTopic").values()}
+    audit = audit_topic_spec(settings)
     expected = {
         settings.commands_topic: {},
         **{name: spec["configs"] for name, spec in topic_specs(settings).items()},
         settings.snapshots_topic: snapshots.TOPIC_CONFIGS,
+        **{name: spec["configs"] for name, spec in audit.items()},
     }
+    # The audit trail is read in order from one partition (the console refuses another
+    # count); every other topic has ORDERS_PARTITIONS.
+    partitions = {name: spec["num_partitions"] for name, spec in audit.items()}
+    assert partitions == {settings.audit_topic: 1}
     assert set(topics) == set(expected)
     for name, topic in topics.items():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "orders"
         assert topic["spec"]["replicas"] == 3 == settings.replication_factor
-        assert topic["spec"]["partitions"] == settings.partitions, name
+        assert topic["spec"]["partitions"] == partitions.get(name, settings.partitions), name
         config = {k: str(v) for k, v in topic["spec"]["config"].items()}
         assert config == {k: str(v) for k, v in expected[name].items()}, name
     assert topics[settings.events_topic]["spec"]["config"]["retention.ms"] == -1
+    assert topics[settings.audit_topic]["spec"]["config"]["retention.ms"] == -1
 
 
 # -- Redis -----------------------------------------------------------------------------
@@ -688,6 +715,16 @@ def test_the_apis_autoscale_and_the_consumers_fit_the_partitions(
         assert 2 <= workloads(rendered)[name]["spec"]["replicas"] <= partitions, name
 
 
+def test_there_is_one_console_and_never_two(rendered: list[Resource]) -> None:
+    """Its jobs run one at a time by a lock in its memory: two consoles could run two
+    rebuilds at once. One replica, no surge pod during an update, no autoscaler."""
+    console = one(rendered, "Deployment", "orders-console")
+    assert console["spec"]["replicas"] == 1
+    assert console["spec"]["strategy"] == {"type": "Recreate"}
+    hpas = of_kind(rendered, "HorizontalPodAutoscaler").values()
+    assert "orders-console" not in {h["spec"]["scaleTargetRef"]["name"] for h in hpas}
+
+
 def test_every_process_has_a_disruption_budget(rendered: list[Resource]) -> None:
     found = workloads(rendered)
     for name in PROCESSES:
@@ -716,6 +753,41 @@ def test_services_select_pods_on_declared_ports(rendered: list[Resource]) -> Non
         for port in service["spec"]["ports"]:
             port_number(container, port["targetPort"])
         assert found[name] is pods[0]
+
+
+# -- the console's peers -------------------------------------------------------------
+def test_the_console_reads_the_query_api_service(rendered: list[Resource]) -> None:
+    settings = process_settings(rendered, "orders-console")
+    url = urllib.parse.urlsplit(settings.console_query_api_url)
+    assert (url.scheme, url.path, url.query) == ("http", "", "")
+    service = one(rendered, "Service", str(url.hostname))
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == url.port]
+    # The Service is the query API's, and its port leads to the port the API listens on.
+    query_api = workloads(rendered)["orders-query-api"]
+    assert selects({"matchLabels": service["spec"]["selector"]}, pod_labels(query_api))
+    (container,) = query_api["spec"]["template"]["spec"]["containers"]
+    listens = process_settings(rendered, "orders-query-api").query_api_port
+    assert port_number(container, port["targetPort"]) == listens
+
+
+def test_the_console_sees_every_decider_by_its_pod_name(rendered: list[Resource]) -> None:
+    """One base URL (the console adds /readyz) per pod of the StatefulSet, by the pod's
+    name under its headless Service, on the port the decider serves /readyz on: a list
+    that agrees with ``replicas`` in every kustomization."""
+    decider = one(rendered, "StatefulSet", "orders-decider")
+    service = one(rendered, "Service", decider["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    # A catching-up decider is not ready: its name must resolve all the same.
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    port = process_settings(rendered, "orders-decider").decider_port
+    (container,) = decider["spec"]["template"]["spec"]["containers"]
+    assert port_number(container, container["readinessProbe"]["httpGet"]["port"]) == port
+    name, governing = decider["metadata"]["name"], service["metadata"]["name"]
+    expected = [
+        f"http://{name}-{ordinal}.{governing}:{port}"
+        for ordinal in range(decider["spec"]["replicas"])
+    ]
+    assert process_settings(rendered, "orders-console").console_decider_urls == expected
 
 
 # -- secrets -----------------------------------------------------------------------------
@@ -789,6 +861,7 @@ def admits(
 
 
 def test_only_the_apis_are_reachable_from_outside(rendered: list[Resource]) -> None:
+    """Not the console either: it is reached with ``kubectl port-forward``."""
     config = one(rendered, "ConfigMap", "orders-config")
     namespace = config["metadata"].get("namespace", "default")
     policies = list(of_kind(rendered, "NetworkPolicy").values())
@@ -802,7 +875,7 @@ def test_only_the_apis_are_reachable_from_outside(rendered: list[Resource]) -> N
     app = {name: pod_labels(found[name]) for name in PROCESSES}
     redis = pod_labels(found["orders-redis"])
     outsiders = [Peer(elsewhere, {}), Peer({}, None), Peer(inside, {"some": "pod"})]
-    ports = {8001, 8002, 8003, 8004, 8011, 8012, 6379, 9090, 9091, 9092, 8443}
+    ports = {8001, 8002, 8003, 8004, 8005, 8011, 8012, 6379, 9090, 9091, 9092, 8443}
     for name, labels in [*app.items(), ("orders-redis", redis), ("kafka", STRIMZI_BROKER_LABELS)]:
         for source in outsiders:
             open_ports = {p for p in ports if admits(policies, namespace, labels, source, p)}
@@ -812,6 +885,11 @@ def test_only_the_apis_are_reachable_from_outside(rendered: list[Resource]) -> N
         me = Peer(inside, labels)
         assert admits(policies, namespace, redis, me, 6379), name
         assert admits(policies, namespace, STRIMZI_BROKER_LABELS, me, 9092), name
+        # The deciders' health port: for the console's Operations page, for no one else.
+        reaches_deciders = admits(policies, namespace, app["orders-decider"], me, 8004)
+        assert reaches_deciders == (name == "orders-console"), name
+    console = Peer(inside, app["orders-console"])
+    assert admits(policies, namespace, app["orders-query-api"], console, 8002)
     for port in (9090, 9091, 8443):
         assert admits(policies, namespace, STRIMZI_BROKER_LABELS, operator, port)
         assert admits(
