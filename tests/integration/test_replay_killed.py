@@ -27,7 +27,7 @@ ABANDONED_AFTER_S = 2
 
 
 def _registry(client: redis.Redis) -> dict[str, dict[str, str]]:
-    return {g.decode(): json.loads(d) for g, d in client.hgetall("views:generations").items()}
+    return {str(g): json.loads(d) for g, d in client.hgetall("views:generations").items()}
 
 
 def _building(client: redis.Redis) -> str | None:
@@ -43,7 +43,7 @@ def test_the_next_replay_sweeps_a_killed_replays_generation(
 ) -> None:
     env = {**settings_env, "ORDERS_REPLAY_ABANDONED_AFTER_S": str(ABANDONED_AFTER_S)}
     bulk_append(env["ORDERS_KAFKA_BOOTSTRAP"], env["ORDERS_EVENTS_TOPIC"], bulk_events(ORDERS))
-    client = redis.Redis.from_url(env["ORDERS_REDIS_URL"])
+    client = redis.Redis.from_url(env["ORDERS_REDIS_URL"], decode_responses=True)
     script = Path(sys.executable).with_name("orders")
     base = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
     killed = subprocess.Popen(
@@ -74,9 +74,9 @@ def test_the_next_replay_sweeps_a_killed_replays_generation(
     assert f"dropped abandoned generations {abandoned} " in done.stdout, done.stdout
     assert abandoned not in _registry(client)
     assert next(client.scan_iter(match=f"v:{abandoned}:*", count=1000), None) is None
-    current = client.get("views:current")
-    assert current is not None and current.decode() != abandoned
-    assert _registry(client)[current.decode()]["state"] == "live"
+    current = str(client.get("views:current"))
+    assert current != abandoned
+    assert _registry(client)[current]["state"] == "live"
     verified = orders_cli(env, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     client.close()
