@@ -259,6 +259,15 @@ def _effective(service: Mapping[str, Any], variable: str) -> str:
     return str(Settings.model_fields[variable.removeprefix("ORDERS_").lower()].default)
 
 
+def _settings_of(service: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    with monkeypatch.context() as env:
+        for key in [key for key in os.environ if key.startswith("ORDERS_")]:
+            env.delenv(key)
+        for key, value in _orders_environment(service).items():
+            env.setenv(key, value)
+        return Settings()
+
+
 # -- the Compose Specification ---------------------------------------------------------------
 def test_compose_file_matches_the_compose_specification(
     compose: dict[str, Any], tmp_path: Path
@@ -323,12 +332,7 @@ def test_each_service_environment_makes_valid_settings(
 ) -> None:
     apps = _app_services(compose)
     for name, service in [*apps.items(), ("topics", _services(compose)["topics"])]:
-        with monkeypatch.context() as env:
-            for key in [key for key in os.environ if key.startswith("ORDERS_")]:
-                env.delenv(key)
-            for key, value in _orders_environment(service).items():
-                env.setenv(key, value)
-            settings = Settings()
+        settings = _settings_of(service, monkeypatch)
         if name in apps:
             module = _module(service)
             assert module is not None
@@ -388,15 +392,6 @@ def _the(compose: dict[str, Any], module: str) -> tuple[str, dict[str, Any]]:
     """The one app service that runs ``module``: (its name, it)."""
     (found,) = [(n, s) for n, s in _app_services(compose).items() if _module(s) == module]
     return found
-
-
-def _settings_of(service: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    with monkeypatch.context() as env:
-        for key in [key for key in os.environ if key.startswith("ORDERS_")]:
-            env.delenv(key)
-        for key, value in _orders_environment(service).items():
-            env.setenv(key, value)
-        return Settings()
 
 
 def _listens_at(service: Mapping[str, Any], module: str) -> int:
